@@ -1,0 +1,1 @@
+"""Tenants, customers, users, sign-in, user groups, roles and the one permission check."""

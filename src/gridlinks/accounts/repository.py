@@ -1,0 +1,201 @@
+"""All SQL of tenants, customers and users."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gridlinks.accounts.domain import Authority, Customer, Tenant, User
+from gridlinks.db.paging import fetch_page
+from gridlinks.db.tables import customers, tenants, users
+from gridlinks.kit.pagination import PageRequest
+
+_USER_FIELDS = [
+    c
+    for c in users.c
+    if c.name not in ("password_hash", "activate_token_hash", "activate_token_expiry")
+]
+
+
+def _tenant(row: sa.Row[Any]) -> Tenant:
+    return Tenant(**row._mapping)
+
+
+def _customer(row: sa.Row[Any]) -> Customer:
+    return Customer(**row._mapping)
+
+
+def _user(row: sa.Row[Any]) -> User:
+    data = dict(row._mapping)
+    data["authority"] = Authority(data["authority"])
+    return User(**data)
+
+
+class TenantRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, tenant: Tenant) -> None:
+        await self._c.execute(tenants.insert().values(**asdict(tenant)))
+
+    async def update(self, tenant: Tenant) -> None:
+        values = asdict(tenant)
+        await self._c.execute(tenants.update().where(tenants.c.id == tenant.id).values(**values))
+
+    async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
+        row = (await self._c.execute(tenants.select().where(tenants.c.id == tenant_id))).first()
+        return _tenant(row) if row else None
+
+    async def find_by_title(self, title: str) -> Tenant | None:
+        query = tenants.select().where(tenants.c.title == title).order_by(tenants.c.created_time)
+        row = (await self._c.execute(query)).first()
+        return _tenant(row) if row else None
+
+    async def delete(self, tenant_id: uuid.UUID) -> None:
+        await self._c.execute(tenants.delete().where(tenants.c.id == tenant_id))
+
+    async def page(self, request: PageRequest) -> tuple[list[Tenant], int]:
+        rows, total = await fetch_page(
+            self._c,
+            tenants.select(),
+            request,
+            search_column=tenants.c.title,
+            sort_columns={"createdTime": tenants.c.created_time, "title": tenants.c.title},
+            default_sort="createdTime",
+            tiebreak=tenants.c.id,
+        )
+        return [_tenant(r) for r in rows], total
+
+
+class CustomerRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, customer: Customer) -> None:
+        await self._c.execute(customers.insert().values(**asdict(customer)))
+
+    async def update(self, customer: Customer) -> None:
+        values = asdict(customer)
+        query = customers.update().where(customers.c.id == customer.id).values(**values)
+        await self._c.execute(query)
+
+    async def get(self, customer_id: uuid.UUID) -> Customer | None:
+        query = customers.select().where(customers.c.id == customer_id)
+        row = (await self._c.execute(query)).first()
+        return _customer(row) if row else None
+
+    async def find_by_title(self, tenant_id: uuid.UUID, title: str) -> Customer | None:
+        query = customers.select().where(
+            customers.c.tenant_id == tenant_id, customers.c.title == title
+        )
+        row = (await self._c.execute(query)).first()
+        return _customer(row) if row else None
+
+    async def delete(self, customer_id: uuid.UUID) -> None:
+        await self._c.execute(customers.delete().where(customers.c.id == customer_id))
+
+    async def page(self, tenant_id: uuid.UUID, request: PageRequest) -> tuple[list[Customer], int]:
+        rows, total = await fetch_page(
+            self._c,
+            customers.select().where(customers.c.tenant_id == tenant_id),
+            request,
+            search_column=customers.c.title,
+            sort_columns={
+                "createdTime": customers.c.created_time,
+                "title": customers.c.title,
+                "email": customers.c.email,
+            },
+            default_sort="createdTime",
+            tiebreak=customers.c.id,
+        )
+        return [_customer(r) for r in rows], total
+
+
+class UserRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, user: User) -> None:
+        values = asdict(user)
+        values["authority"] = user.authority.value
+        await self._c.execute(users.insert().values(**values))
+
+    async def update(self, user: User) -> None:
+        values = asdict(user)
+        values["authority"] = user.authority.value
+        await self._c.execute(users.update().where(users.c.id == user.id).values(**values))
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        row = (await self._c.execute(sa.select(*_USER_FIELDS).where(users.c.id == user_id))).first()
+        return _user(row) if row else None
+
+    async def find_by_email(self, email: str) -> User | None:
+        query = sa.select(*_USER_FIELDS).where(users.c.email == email.lower())
+        row = (await self._c.execute(query)).first()
+        return _user(row) if row else None
+
+    async def password_hash(self, user_id: uuid.UUID) -> str | None:
+        query = sa.select(users.c.password_hash).where(users.c.id == user_id)
+        return (await self._c.execute(query)).scalar_one_or_none()
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        query = users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+        await self._c.execute(query)
+
+    async def set_activation(
+        self, user_id: uuid.UUID, token_hash: str | None, expiry: int | None
+    ) -> None:
+        values = {"activate_token_hash": token_hash, "activate_token_expiry": expiry}
+        await self._c.execute(users.update().where(users.c.id == user_id).values(**values))
+
+    async def find_by_activation(self, token_hash: str) -> tuple[User, int] | None:
+        query = sa.select(*_USER_FIELDS, users.c.activate_token_expiry).where(
+            users.c.activate_token_hash == token_hash
+        )
+        row = (await self._c.execute(query)).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        expiry = int(data.pop("activate_token_expiry") or 0)
+        data["authority"] = Authority(data["authority"])
+        return User(**data), expiry
+
+    async def delete(self, user_id: uuid.UUID) -> None:
+        await self._c.execute(users.delete().where(users.c.id == user_id))
+
+    async def page(
+        self,
+        request: PageRequest,
+        *,
+        tenant_id: uuid.UUID,
+        customer_id: uuid.UUID | None = None,
+        authority: Authority | None = None,
+        ids: Sequence[uuid.UUID] | None = None,
+    ) -> tuple[list[User], int]:
+        query = sa.select(*_USER_FIELDS).where(users.c.tenant_id == tenant_id)
+        if customer_id is not None:
+            query = query.where(users.c.customer_id == customer_id)
+        if authority is not None:
+            query = query.where(users.c.authority == authority.value)
+        if ids is not None:
+            query = query.where(users.c.id.in_(ids))
+        rows, total = await fetch_page(
+            self._c,
+            query,
+            request,
+            search_column=users.c.email,
+            sort_columns={
+                "createdTime": users.c.created_time,
+                "email": users.c.email,
+                "firstName": users.c.first_name,
+                "lastName": users.c.last_name,
+            },
+            default_sort="createdTime",
+            tiebreak=users.c.id,
+        )
+        return [_user(r) for r in rows], total

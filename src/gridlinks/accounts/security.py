@@ -1,0 +1,119 @@
+"""Password hashing (Argon2) and JWTs (HS256 under a key derived from the server secret)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gridlinks.accounts.domain import Authority, User
+from gridlinks.errors import AuthenticationError, TokenExpiredError
+from gridlinks.kit.clock import Clock
+
+ISSUER = "gridlinks"
+REFRESH_SCOPE = "REFRESH_TOKEN"
+
+
+class PasswordService:
+    """Argon2id hashes; verification that never raises for a wrong or corrupt hash."""
+
+    def __init__(self) -> None:
+        self._hasher = PasswordHasher()
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        if not password_hash:
+            return False
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    token: str
+    refresh_token: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"token": self.token, "refreshToken": self.refresh_token}
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    scope: str
+
+
+class TokenService:
+    """Issues and checks access and refresh tokens (ThingsBoard-shaped claims)."""
+
+    def __init__(
+        self,
+        signing_key: bytes,
+        clock: Clock,
+        access_lifetime_seconds: int,
+        refresh_lifetime_seconds: int,
+    ) -> None:
+        self._key = signing_key
+        self._clock = clock
+        self._access_seconds = access_lifetime_seconds
+        self._refresh_seconds = refresh_lifetime_seconds
+
+    def issue_pair(self, user: User) -> TokenPair:
+        now_s = self._clock.now_ms() // 1000
+        base: dict[str, Any] = {
+            "sub": user.email,
+            "userId": str(user.id),
+            "iss": ISSUER,
+            "iat": now_s,
+            "jti": uuid.uuid4().hex,
+        }
+        access = {
+            **base,
+            "scopes": [user.authority.value],
+            "enabled": user.enabled,
+            "isPublic": False,
+            "tenantId": str(user.tenant_id) if user.tenant_id else None,
+            "customerId": str(user.customer_id) if user.customer_id else None,
+            "exp": now_s + self._access_seconds,
+        }
+        refresh = {**base, "scopes": [REFRESH_SCOPE], "exp": now_s + self._refresh_seconds}
+        return TokenPair(self._encode(access), self._encode(refresh))
+
+    def read(self, token: str, *, refresh: bool = False) -> TokenClaims:
+        """Check signature, expiry and scope; raise the matching authentication error."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": ["exp", "userId", "scopes"], "verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            raise AuthenticationError("Invalid JWT token") from None
+        if int(claims["exp"]) <= self._clock.now_ms() // 1000:
+            raise TokenExpiredError()
+        scopes = claims.get("scopes") or []
+        is_refresh = scopes == [REFRESH_SCOPE]
+        if (
+            is_refresh != refresh
+            or not scopes
+            or (not refresh and scopes[0] not in Authority.__members__)
+        ):
+            raise AuthenticationError("Invalid JWT token")
+        try:
+            user_id = uuid.UUID(str(claims["userId"]))
+        except ValueError:
+            raise AuthenticationError("Invalid JWT token") from None
+        return TokenClaims(user_id=user_id, scope=str(scopes[0]))
+
+    def _encode(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._key, algorithm="HS256")

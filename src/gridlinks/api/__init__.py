@@ -1,0 +1,1 @@
+"""The REST API: ThingsBoard's paths and JSON shapes, served by FastAPI."""

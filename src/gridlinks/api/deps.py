@@ -1,0 +1,136 @@
+"""Request dependencies: the platform, one unit of work per request, the caller, bodies.
+
+Bodies are read by us, not by FastAPI: ThingsBoard clients send JSON with ``text/plain`` (4.4
+attribute writes) or an empty body with ``application/json`` (4.4 DELETE), so we parse JSON
+whatever the content type and treat an empty body as missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ValidationError
+
+from gridlinks.accounts.domain import Principal
+from gridlinks.bootstrap import Platform
+from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.errors import AuthenticationError, BadRequestError, PayloadTooLargeError
+from gridlinks.kit.jsonvalue import parse_json
+from gridlinks.kit.pagination import PageRequest
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_unit_of_work(request: Request, platform: PlatformDep) -> AsyncIterator[UnitOfWork]:
+    """Reads get a read transaction; writes queue for SQLite's single writer."""
+    async with platform.unit_of_work(write=request.method not in _READ_METHODS) as uow:
+        yield uow
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("x-authorization") or request.headers.get("authorization")
+    if not header:
+        raise AuthenticationError("Authentication failed")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("Authentication failed")
+    return token.strip()
+
+
+async def get_principal(request: Request, platform: PlatformDep, uow: UnitOfWorkDep) -> Principal:
+    return await platform.accounts.principal(uow, bearer_token(request))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refusing more than ``max_request_body_bytes``."""
+    limit = request.app.state.platform.settings.max_request_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"Request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"Request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request) -> Any:
+    """The body as JSON (any content type); ``None`` when empty."""
+    raw = await read_body(request)
+    if not raw.strip():
+        return None
+    return parse_json(raw)
+
+
+JsonBody = Annotated[Any, Depends(json_body)]
+
+
+def validate_body(model: type[ModelT], data: Any) -> ModelT:
+    """Validate parsed JSON against ``model``; a mismatch is a 400 naming the fields."""
+    if data is None:
+        raise BadRequestError("Request body is required")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
+        ]
+        raise BadRequestError("Invalid request body: " + "; ".join(parts)) from None
+
+
+# Models named in bodies; the app adds their schemas to the OpenAPI components.
+BODY_MODELS: dict[str, type[BaseModel]] = {}
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+def body_schema(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` documenting the JSON body a route validates itself."""
+    BODY_MODELS[model.__name__] = model
+    schema = {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+    return {
+        "requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}
+    }
+
+
+def parse_bool(value: str | None, default: bool = False) -> bool:
+    """Query booleans as clients send them: ``true``, ``True``, ``false``, ``False``, ``1``..."""
+    if value is None or value == "":
+        return default
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise BadRequestError("Boolean query parameters must be true or false")
+
+
+def page_request(
+    page_size: Annotated[int, Query(alias="pageSize")],
+    page: Annotated[int, Query()],
+    text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
+    sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
+    sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,
+) -> PageRequest:
+    return PageRequest.build(page_size, page, text_search, sort_property, sort_order)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]

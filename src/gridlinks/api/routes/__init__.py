@@ -1,0 +1,1 @@
+"""One module per feature, each an ``APIRouter`` on ThingsBoard's paths."""

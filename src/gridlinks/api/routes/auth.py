@@ -1,0 +1,79 @@
+"""Sign-in, token refresh, the current user, activation and password change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from gridlinks.accounts.schemas import (
+    ActivateRequest,
+    ChangePasswordRequest,
+    LoginRequest,
+    RefreshRequest,
+    user_json,
+)
+from gridlinks.api.deps import (
+    CurrentPrincipal,
+    JsonBody,
+    PlatformDep,
+    UnitOfWorkDep,
+    body_schema,
+    validate_body,
+)
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/api/auth/login", openapi_extra=body_schema(LoginRequest))
+async def login(platform: PlatformDep, uow: UnitOfWorkDep, body: JsonBody) -> dict[str, Any]:
+    """Sign in with e-mail and password; answers ``{token, refreshToken}``."""
+    data = validate_body(LoginRequest, body)
+    pair = await platform.accounts.login(uow, data.username, data.password)
+    return pair.to_json()
+
+
+@router.post("/api/auth/token", openapi_extra=body_schema(RefreshRequest))
+async def refresh(platform: PlatformDep, uow: UnitOfWorkDep, body: JsonBody) -> dict[str, Any]:
+    """Trade a refresh token for a new pair."""
+    data = validate_body(RefreshRequest, body)
+    return (await platform.accounts.refresh(uow, data.refresh_token)).to_json()
+
+
+@router.get("/api/auth/user")
+async def current_user(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal
+) -> dict[str, Any]:
+    """The signed-in user."""
+    return user_json(await platform.accounts.get_user(uow, actor, actor.user_id))
+
+
+@router.post("/api/auth/logout")
+async def logout(actor: CurrentPrincipal) -> None:
+    """Tokens are stateless; clients drop them. Kept for ThingsBoard compatibility."""
+
+
+@router.post("/api/noauth/activate", openapi_extra=body_schema(ActivateRequest))
+async def activate(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    body: JsonBody,
+) -> dict[str, Any]:
+    """Set the password of a new user from its activation token and sign it in."""
+    data = validate_body(ActivateRequest, body)
+    pair = await platform.accounts.activate(uow, data.activate_token, data.password)
+    await uow.commit()
+    return pair.to_json()
+
+
+@router.post("/api/auth/changePassword", openapi_extra=body_schema(ChangePasswordRequest))
+async def change_password(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, body: JsonBody
+) -> dict[str, Any]:
+    """Change the signed-in user's password; answers a fresh token pair."""
+    data = validate_body(ChangePasswordRequest, body)
+    pair = await platform.accounts.change_password(
+        uow, actor, data.current_password, data.new_password
+    )
+    await uow.commit()
+    return pair.to_json()

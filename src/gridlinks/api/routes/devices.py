@@ -1,0 +1,194 @@
+"""Devices: CRUD, lookups by name, listings, credentials and ownership (both URL styles)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from gridlinks.api.deps import (
+    CurrentPrincipal,
+    JsonBody,
+    PageDep,
+    PlatformDep,
+    UnitOfWorkDep,
+    body_schema,
+    page_request,
+    validate_body,
+)
+from gridlinks.devices.schemas import CredentialsSave, DeviceSave, credentials_json, device_json
+from gridlinks.errors import BadRequestError, InvalidArgumentError
+from gridlinks.kit.ids import NULL_UUID
+from gridlinks.kit.pagination import Page
+
+router = APIRouter(tags=["devices"])
+
+DeviceType = Annotated[str | None, Query(alias="type", max_length=255)]
+
+
+@router.post("/api/device", openapi_extra=body_schema(DeviceSave))
+async def save_device(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    body: JsonBody,
+    access_token: Annotated[str | None, Query(alias="accessToken", max_length=255)] = None,
+    entity_group_id: Annotated[str | None, Query(alias="entityGroupId")] = None,
+) -> dict[str, Any]:
+    """Create a device (with ``accessToken`` or a generated one) or update it (body ``id``).
+    Without ``deviceProfileId`` it gets the profile named by ``type``, else ``default``."""
+    data = validate_body(DeviceSave, body)
+    device = await platform.devices.save_device(uow, actor, data, access_token)
+    await uow.commit()
+    return device_json(device)
+
+
+@router.get("/api/device/{device_id}")
+async def get_device(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_id: uuid.UUID
+) -> dict[str, Any]:
+    return device_json(await platform.devices.get_device(uow, actor, device_id))
+
+
+@router.delete("/api/device/{device_id}")
+async def delete_device(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_id: uuid.UUID
+) -> None:
+    await platform.devices.delete_device(uow, actor, device_id)
+    await uow.commit()
+
+
+@router.get("/api/tenant/device")
+async def get_tenant_device(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    device_name: Annotated[str, Query(alias="deviceName", max_length=255)],
+) -> dict[str, Any]:
+    """A device of the caller's tenant by exact name (tb-rest-client 4.4)."""
+    return device_json(await platform.devices.find_device(uow, actor, device_name))
+
+
+@router.get("/api/tenant/devices")
+async def tenant_devices(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    device_name: Annotated[str | None, Query(alias="deviceName", max_length=255)] = None,
+    page_size: Annotated[int | None, Query(alias="pageSize")] = None,
+    page: Annotated[int | None, Query()] = None,
+    text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
+    sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
+    sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,
+    device_type: DeviceType = None,
+) -> dict[str, Any]:
+    """With ``deviceName``: that device (tb-rest-client 4.3). Otherwise a page of devices."""
+    if device_name is not None:
+        return device_json(await platform.devices.find_device(uow, actor, device_name))
+    if page_size is None or page is None:
+        raise BadRequestError("Give deviceName, or pageSize and page")
+    request = page_request(page_size, page, text_search, sort_property, sort_order)
+    items, total = await platform.devices.page_tenant_devices(uow, actor, request, device_type)
+    return Page(items, total, request).to_json(device_json)
+
+
+@router.get("/api/customer/{customer_id}/devices")
+async def customer_devices(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    customer_id: uuid.UUID,
+    page: PageDep,
+    device_type: DeviceType = None,
+) -> dict[str, Any]:
+    items, total = await platform.devices.page_customer_devices(
+        uow, actor, customer_id, page, device_type
+    )
+    return Page(items, total, page).to_json(device_json)
+
+
+@router.get("/api/user/devices")
+async def user_devices(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    page: PageDep,
+    device_type: DeviceType = None,
+) -> dict[str, Any]:
+    """The devices the caller can see: the tenant's, or its own customer's."""
+    if actor.customer_id is not None:
+        items, total = await platform.devices.page_customer_devices(
+            uow, actor, actor.customer_id, page, device_type
+        )
+    else:
+        items, total = await platform.devices.page_tenant_devices(uow, actor, page, device_type)
+    return Page(items, total, page).to_json(device_json)
+
+
+@router.get("/api/device/{device_id}/credentials")
+async def get_credentials(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_id: uuid.UUID
+) -> dict[str, Any]:
+    return credentials_json(await platform.devices.get_credentials(uow, actor, device_id))
+
+
+@router.post("/api/device/credentials", openapi_extra=body_schema(CredentialsSave))
+async def save_credentials(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, body: JsonBody
+) -> dict[str, Any]:
+    """Replace a device's credentials: ``ACCESS_TOKEN`` (generated when ``credentialsId`` is
+    empty) or ``MQTT_BASIC`` (``credentialsValue`` = JSON text with clientId/userName/password)."""
+    data = validate_body(CredentialsSave, body)
+    credentials = await platform.devices.save_credentials(uow, actor, data)
+    await uow.commit()
+    return credentials_json(credentials)
+
+
+@router.post("/api/customer/{customer_id}/device/{device_id}")
+async def assign_device(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    customer_id: uuid.UUID,
+    device_id: uuid.UUID,
+) -> dict[str, Any]:
+    """Assign a device to a customer (ThingsBoard CE path)."""
+    device = await platform.devices.assign_to_customer(uow, actor, device_id, customer_id)
+    await uow.commit()
+    return device_json(device)
+
+
+@router.delete("/api/customer/device/{device_id}")
+async def unassign_device(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_id: uuid.UUID
+) -> dict[str, Any]:
+    """Return a device to its tenant (ThingsBoard CE path)."""
+    device = await platform.devices.unassign(uow, actor, device_id)
+    await uow.commit()
+    return device_json(device)
+
+
+@router.post("/api/owner/{owner_type}/{owner_id}/{entity_type}/{entity_id}")
+async def change_owner(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    owner_type: str,
+    owner_id: uuid.UUID,
+    entity_type: str,
+    entity_id: uuid.UUID,
+) -> None:
+    """Move a device to a customer or back to the tenant (ThingsBoard PE / client 4.4)."""
+    if entity_type.upper() != "DEVICE":
+        raise InvalidArgumentError("Only devices change owner through this endpoint")
+    kind = owner_type.upper()
+    if kind == "CUSTOMER" and owner_id != NULL_UUID:
+        await platform.devices.assign_to_customer(uow, actor, entity_id, owner_id)
+    elif kind == "TENANT" or (kind == "CUSTOMER" and owner_id == NULL_UUID):
+        if kind == "TENANT" and owner_id != actor.tenant_id:
+            raise InvalidArgumentError("ownerId must be the caller's tenant")
+        await platform.devices.unassign(uow, actor, entity_id)
+    else:
+        raise InvalidArgumentError("ownerType must be CUSTOMER or TENANT")
+    await uow.commit()

@@ -1,0 +1,1 @@
+"""Attribute scopes and values (SERVER_SCOPE, SHARED_SCOPE, CLIENT_SCOPE)."""

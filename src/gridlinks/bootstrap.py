@@ -1,0 +1,112 @@
+"""Composition root: Settings -> database, keys, services.
+
+The only place that picks SQLite or PostgreSQL (and, later, memory or Redis). Nothing here runs at
+import time: call ``build_platform(settings)`` and ``await platform.close()`` when done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridlinks.accounts.groups_service import GroupService
+from gridlinks.accounts.security import PasswordService, TokenService
+from gridlinks.accounts.service import AccountService
+from gridlinks.attributes.service import AttributeService
+from gridlinks.config import Settings
+from gridlinks.db.engine import Database, async_database_url, create_database
+from gridlinks.db.migrate import upgrade_schema
+from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.devices.service import DeviceService
+from gridlinks.errors import ConfigurationError
+from gridlinks.kit.clock import Clock, SystemClock
+from gridlinks.kit.secrets import derive_key
+
+log = logging.getLogger("gridlinks")
+
+SECRET_FILE = "secret.key"
+MIN_SECRET_LENGTH = 32
+KNOWN_BAD_SECRETS = frozenset({"changeme", "secret", "gridlinks", "default"})
+
+
+@dataclass
+class Platform:
+    """Everything the entry points (HTTP, MQTT, CLI) need."""
+
+    settings: Settings
+    database: Database
+    clock: Clock
+    accounts: AccountService
+    groups: GroupService
+    devices: DeviceService
+    attributes: AttributeService
+
+    def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
+        return UnitOfWork(self.database, write=write)
+
+    async def migrate(self) -> None:
+        await upgrade_schema(self.database)
+
+    async def close(self) -> None:
+        await self.database.dispose()
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The server secret: given, or (embedded mode only) kept in the data directory."""
+    if settings.secret_key:
+        if len(settings.secret_key) < MIN_SECRET_LENGTH or settings.secret_key in KNOWN_BAD_SECRETS:
+            raise ConfigurationError(
+                f"GRIDLINKS_SECRET_KEY must be at least {MIN_SECRET_LENGTH} random characters; "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return settings.secret_key
+    if not settings.uses_embedded_database:
+        raise ConfigurationError(
+            "GRIDLINKS_SECRET_KEY is required with PostgreSQL (every node must share it); "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return _embedded_secret(settings.data_dir / SECRET_FILE)
+
+
+def _embedded_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    log.info("generated a new server secret in %s", path)
+    return value
+
+
+def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
+    """Wire the services for ``settings``; connects lazily on first use."""
+    clock = clock or SystemClock()
+    secret = resolve_secret_key(settings)
+    url = async_database_url(settings.database_url, settings.sqlite_path)
+    database = create_database(
+        url, pool_size=settings.database_pool_size, echo=settings.database_echo
+    )
+    tokens = TokenService(
+        derive_key(secret, "jwt"),
+        clock,
+        settings.access_token_lifetime_seconds,
+        settings.refresh_token_lifetime_seconds,
+    )
+    groups = GroupService(clock)
+    devices = DeviceService(clock, derive_key(secret, "device-credentials"))
+    accounts = AccountService(
+        clock,
+        PasswordService(),
+        tokens,
+        groups,
+        activation_key=derive_key(secret, "activation"),
+        activation_lifetime_seconds=settings.activation_token_lifetime_seconds,
+        public_url=settings.public_url,
+        tenant_created_hooks=[devices.ensure_default_profile],
+    )
+    return Platform(settings, database, clock, accounts, groups, devices, AttributeService(clock))

@@ -1,0 +1,1 @@
+"""The ``gridlinks`` command: thin commands over bootstrap and the services."""

@@ -1,0 +1,125 @@
+"""``gridlinks``: serve, init, create-sysadmin. Run ``gridlinks --help`` for the details."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from gridlinks import __version__
+from gridlinks.bootstrap import build_platform
+from gridlinks.cli.serve import serve
+from gridlinks.config import Settings
+from gridlinks.errors import GridLinksError
+from gridlinks.provisioning.demo import seed_demo
+
+EPILOG = """Settings come from GRIDLINKS_* environment variables (or a .env file):
+  GRIDLINKS_DATA_DIR       data directory (default ./gridlinks-data)
+  GRIDLINKS_DATABASE_URL   postgresql://user@host:5432/db (default: SQLite in the data directory)
+  GRIDLINKS_SECRET_KEY     server secret (required with PostgreSQL)
+  GRIDLINKS_HTTP_HOST/PORT HTTP listener (default 0.0.0.0:8080; port 0 picks a free one)
+See docs/ and README.md for the rest."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gridlinks",
+        description="GridLinks: IoT devices that customers claim, with ThingsBoard's APIs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gridlinks {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the HTTP API (upgrades the schema first)",
+        description="Run GridLinks until SIGINT or SIGTERM. The schema is upgraded first "
+        "unless --no-migrate is given.",
+    )
+    serve_cmd.add_argument(
+        "--no-migrate", action="store_true", help="do not upgrade the database schema on start"
+    )
+    init_cmd = commands.add_parser(
+        "init",
+        help="create or upgrade the database schema (idempotent)",
+        description="Create or upgrade the schema. With --demo, also add the demo accounts "
+        "and devices. Safe to run again.",
+    )
+    init_cmd.add_argument(
+        "--demo",
+        action="store_true",
+        help="add demo accounts (sysadmin/tenant/customer) and devices",
+    )
+    admin_cmd = commands.add_parser(
+        "create-sysadmin",
+        help="create a system administrator",
+        description="Create a system administrator. The password is read from "
+        "GRIDLINKS_ADMIN_PASSWORD or asked for on the terminal.",
+    )
+    admin_cmd.add_argument("--email", required=True, help="the administrator's e-mail")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def _init(settings: Settings, demo: bool) -> None:
+    platform = build_platform(settings)
+    try:
+        await platform.migrate()
+        print("schema is up to date")
+        if demo:
+            async with platform.unit_of_work() as uow:
+                summary = await seed_demo(uow, platform.accounts, platform.devices)
+                await uow.commit()
+            print("demo accounts (e-mail / password):")
+            for what, email, password in summary.accounts:
+                print(f"  {email:28} {password:10} {what}")
+            print("demo devices (unclaimed): " + ", ".join(summary.devices))
+    finally:
+        await platform.close()
+
+
+async def _create_sysadmin(settings: Settings, email: str) -> None:
+    password = os.environ.get("GRIDLINKS_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    platform = build_platform(settings)
+    try:
+        await platform.migrate()
+        async with platform.unit_of_work() as uow:
+            await platform.accounts.create_sys_admin(uow, email, password)
+            await uow.commit()
+        print(f"created system administrator {email}")
+    finally:
+        await platform.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+        _configure_logging(settings.log_level)
+        if args.command == "serve":
+            asyncio.run(serve(settings, migrate=not args.no_migrate))
+        elif args.command == "init":
+            asyncio.run(_init(settings, args.demo))
+        elif args.command == "create-sysadmin":
+            asyncio.run(_create_sysadmin(settings, args.email))
+    except GridLinksError as exc:
+        print(f"gridlinks: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

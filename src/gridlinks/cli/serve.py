@@ -1,0 +1,58 @@
+"""``gridlinks serve``: the HTTP server (MQTT joins it later) with clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import uvicorn
+
+from gridlinks.api.app import create_app
+from gridlinks.bootstrap import build_platform
+from gridlinks.config import Settings
+from gridlinks.errors import ConfigurationError
+
+log = logging.getLogger("gridlinks")
+
+
+def bind_socket(host: str, port: int, env_name: str) -> socket.socket:
+    """Bind now, so a taken port is a clear error and port 0 gives a real port to report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); "
+            f"is another server running? Set {env_name} to another port"
+        ) from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(settings: Settings, *, migrate: bool = True) -> None:
+    """Run until SIGINT/SIGTERM; uvicorn finishes open requests, then we close the database."""
+    platform = build_platform(settings)
+    try:
+        if migrate:
+            await platform.migrate()
+        http_socket = bind_socket(settings.http_host, settings.http_port, "GRIDLINKS_HTTP_PORT")
+        host, port = http_socket.getsockname()[:2]
+        config = uvicorn.Config(
+            create_app(platform),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            proxy_headers=True,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+        server = uvicorn.Server(config)
+        log.info("GridLinks HTTP listening on http://%s:%d (API docs at /swagger-ui)", host, port)
+        await server.serve(sockets=[http_socket])
+        log.info("GridLinks stopped")
+    finally:
+        await platform.close()

@@ -1,0 +1,57 @@
+"""Settings, read from ``GRIDLINKS_*`` environment variables (and a ``.env`` file).
+
+Every setting has a safe default for the embedded mode (SQLite in the data directory, no other
+service). Settings are grouped by prefix and carry their unit in the name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NULL_UUID_TEXT = "13814000-1dd2-11b2-8080-808080808080"
+
+
+class Settings(BaseSettings):
+    """GridLinks configuration. Build one with ``Settings()``; nothing reads it at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDLINKS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./gridlinks-data")
+    # Empty means: SQLite file ``gridlinks.db`` in the data directory.
+    database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1)
+    database_echo: bool = False
+    redis_url: str = ""
+
+    http_host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    mqtt_host: str = "0.0.0.0"  # noqa: S104
+    mqtt_port: int = Field(default=1883, ge=0, le=65535)
+    public_url: str = "http://localhost:8080"
+
+    # The one server secret. Keys for JWT signing and claim-secret hashing derive from it.
+    # Embedded mode generates one into the data directory; PostgreSQL mode requires it.
+    secret_key: str = ""
+
+    access_token_lifetime_seconds: int = Field(default=9000, ge=1)
+    refresh_token_lifetime_seconds: int = Field(default=604800, ge=1)
+    activation_token_lifetime_seconds: int = Field(default=86400, ge=1)
+
+    log_level: str = "INFO"
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "gridlinks.db"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url or self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Storage: table metadata, engines for SQLite and PostgreSQL, the unit of work."""

@@ -1,0 +1,89 @@
+"""Engines for SQLite (aiosqlite, WAL) and PostgreSQL (asyncpg).
+
+``Database`` owns the engine and, on SQLite, the in-process write lock: SQLite allows one writer
+at a time, so write units of work queue on an ``asyncio.Lock`` and start with
+``BEGIN IMMEDIATE`` instead of failing with "database is locked" when two deferred
+transactions both try to upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gridlinks.errors import ConfigurationError
+
+WRITE_OPTION = "gridlinks_write"
+
+
+def async_database_url(database_url: str, sqlite_path: Path) -> URL:
+    """Turn a user-given URL (``postgresql://user@host/db``, ``sqlite:///x.db``) into an
+    async one."""
+    if not database_url:
+        return make_url(f"sqlite+aiosqlite:///{sqlite_path}")
+    try:
+        url = make_url(database_url)
+    except sa.exc.ArgumentError:
+        raise ConfigurationError(
+            "GRIDLINKS_DATABASE_URL is not a database URL; use postgresql://user@host:5432/db"
+        ) from None
+    backend = url.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    raise ConfigurationError(
+        f"GRIDLINKS_DATABASE_URL uses {backend!r}; GridLinks supports postgresql and sqlite"
+    )
+
+
+class Database:
+    """The engine plus what a unit of work needs to know about the backend."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_database(url: URL, *, pool_size: int = 10, echo: bool = False) -> Database:
+    """Build the engine for ``url``; nothing connects until first use."""
+    if url.get_backend_name() == "sqlite":
+        return Database(_create_sqlite_engine(url, echo))
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+    )
+    return Database(engine)
+
+
+def _create_sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's own transaction handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,204 @@
+"""Every table, in SQLAlchemy Core. Migrations in ``migrations/versions`` must match these.
+
+Conventions: UUID primary keys, times as epoch milliseconds (``BigInteger``), free-form
+ThingsBoard ``additionalInfo`` as JSON, attribute values as compact JSON text so that
+``true`` and ``"true"`` stay different.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from gridlinks.db.metadata import metadata
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(255)),
+    sa.Column("phone", sa.String(64)),
+    sa.Column("country", sa.String(128)),
+    sa.Column("city", sa.String(128)),
+    sa.Column("address", sa.String(255)),
+    sa.Column("additional_info", sa.JSON),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(255)),
+    sa.Column("phone", sa.String(64)),
+    sa.Column("country", sa.String(128)),
+    sa.Column("city", sa.String(128)),
+    sa.Column("address", sa.String(255)),
+    sa.Column("additional_info", sa.JSON),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("tenant_id", "title"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE")),
+    sa.Column("customer_id", sa.Uuid, sa.ForeignKey("customers.id", ondelete="CASCADE")),
+    sa.Column("email", sa.String(255), nullable=False, unique=True),
+    sa.Column("authority", sa.String(32), nullable=False),
+    sa.Column("first_name", sa.String(255)),
+    sa.Column("last_name", sa.String(255)),
+    sa.Column("phone", sa.String(64)),
+    sa.Column("additional_info", sa.JSON),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=False),
+    # Activation tokens are stored as keyed hashes, like every other secret.
+    sa.Column("activate_token_hash", sa.String(64), unique=True),
+    sa.Column("activate_token_expiry", sa.BigInteger),
+    sa.Index("ix_users_tenant_customer", "tenant_id", "customer_id"),
+)
+
+device_profiles = sa.Table(
+    "device_profiles",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("transport_type", sa.String(32), nullable=False),
+    sa.Column("provision_type", sa.String(64), nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False, default=False),
+    sa.Column("profile_data", sa.JSON),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    # NULL = unassigned (rendered as ThingsBoard's null UUID); claiming updates it conditionally.
+    sa.Column("customer_id", sa.Uuid, sa.ForeignKey("customers.id", ondelete="SET NULL")),
+    sa.Column("device_profile_id", sa.Uuid, sa.ForeignKey("device_profiles.id"), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(255), nullable=False),
+    sa.Column("label", sa.String(255)),
+    sa.Column("additional_info", sa.JSON),
+    sa.Column("is_gateway", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False, default=1),
+    sa.UniqueConstraint("tenant_id", "name"),
+    sa.Index("ix_devices_tenant_customer", "tenant_id", "customer_id"),
+)
+
+device_credentials = sa.Table(
+    "device_credentials",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "device_id",
+        sa.Uuid,
+        sa.ForeignKey("devices.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("credentials_type", sa.String(32), nullable=False),
+    # ACCESS_TOKEN: the token; MQTT_BASIC: digest of client id + user name. Platform-wide unique.
+    sa.Column("credentials_id", sa.String(255), nullable=False, unique=True),
+    # MQTT_BASIC: {"clientId", "userName", "passwordHash"} - the password itself is never stored.
+    sa.Column("credentials_value", sa.JSON),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+)
+
+attributes = sa.Table(
+    "attributes",
+    metadata,
+    sa.Column("entity_type", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.Uuid, primary_key=True),
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value_json", sa.Text, nullable=False),
+    sa.Column("last_update_ts", sa.BigInteger, nullable=False),
+)
+
+entity_groups = sa.Table(
+    "entity_groups",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("owner_type", sa.String(32), nullable=False),
+    sa.Column("owner_id", sa.Uuid, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("additional_info", sa.JSON),
+    # Built-in groups ("Customer Users", ...) cannot be deleted.
+    sa.Column("built_in", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("owner_id", "type", "name"),
+)
+
+entity_group_members = sa.Table(
+    "entity_group_members",
+    metadata,
+    sa.Column(
+        "group_id",
+        sa.Uuid,
+        sa.ForeignKey("entity_groups.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("entity_id", sa.Uuid, primary_key=True),
+    sa.Index("ix_entity_group_members_entity", "entity_id"),
+)
+
+roles = sa.Table(
+    "roles",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("customer_id", sa.Uuid, sa.ForeignKey("customers.id", ondelete="CASCADE")),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    # GENERIC: {resource: [operations]}; GROUP: [operations]
+    sa.Column("permissions", sa.JSON, nullable=False),
+    sa.Column("additional_info", sa.JSON),
+    sa.Column("built_in", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+)
+
+group_permissions = sa.Table(
+    "group_permissions",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "user_group_id",
+        sa.Uuid,
+        sa.ForeignKey("entity_groups.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("role_id", sa.Uuid, sa.ForeignKey("roles.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("entity_group_id", sa.Uuid, sa.ForeignKey("entity_groups.id", ondelete="CASCADE")),
+    sa.Column("entity_group_type", sa.String(32)),
+    sa.Column("is_public", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_group_permissions_user_group", "user_group_id"),
+)

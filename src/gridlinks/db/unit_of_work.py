@@ -1,0 +1,84 @@
+"""One unit of work per HTTP request, MQTT message or CLI step.
+
+It opens a connection and a transaction; ``commit()`` makes the work durable and then runs the
+after-commit callbacks (events for the bus). Leaving the block without ``commit()`` rolls back,
+so a failure anywhere loses nothing half-done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gridlinks.db.engine import WRITE_OPTION, Database
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class UnitOfWork:
+    """``async with UnitOfWork(db) as uow: ...; await uow.commit()``."""
+
+    def __init__(self, database: Database, *, write: bool = True) -> None:
+        self._database = database
+        self._write = write
+        self._connection: AsyncConnection | None = None
+        self._after_commit: list[AfterCommit] = []
+        self._holds_lock = False
+        self.committed = False
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
+        return self._connection
+
+    async def __aenter__(self) -> UnitOfWork:
+        lock = self._database.write_lock
+        if self._write and lock is not None:
+            await lock.acquire()
+            self._holds_lock = True
+        try:
+            connection = await self._database.engine.connect()
+            if self._write:
+                connection = await connection.execution_options(**{WRITE_OPTION: True})
+            await connection.begin()
+        except BaseException:
+            self._release_lock()
+            raise
+        self._connection = connection
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._connection is not None:
+                if not self.committed:
+                    await self._connection.rollback()
+                await self._connection.close()
+        finally:
+            self._connection = None
+            self._release_lock()
+
+    async def commit(self) -> None:
+        """Commit, release the SQLite write lock, then run after-commit callbacks."""
+        await self.connection.commit()
+        self.committed = True
+        self._release_lock()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            await callback()
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` only once the work is committed (events reach the bus then)."""
+        self._after_commit.append(callback)
+
+    def _release_lock(self) -> None:
+        if self._holds_lock and self._database.write_lock is not None:
+            self._database.write_lock.release()
+            self._holds_lock = False

@@ -1,0 +1,362 @@
+"""Use cases of devices, device profiles and credentials."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import replace
+
+from gridlinks.accounts.domain import Principal
+from gridlinks.accounts.repository import CustomerRepository
+from gridlinks.attributes.repository import AttributeRepository
+from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.devices.domain import (
+    ACCESS_TOKEN,
+    DEFAULT_PROFILE_NAME,
+    MQTT_BASIC,
+    Device,
+    DeviceCredentials,
+    DeviceProfile,
+    access_token_problem,
+    is_gateway,
+)
+from gridlinks.devices.repository import (
+    CredentialsRepository,
+    DeviceProfileRepository,
+    DeviceRepository,
+)
+from gridlinks.devices.schemas import CredentialsSave, DeviceProfileSave, DeviceSave
+from gridlinks.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from gridlinks.kit.clock import Clock
+from gridlinks.kit.ids import new_id, optional_uuid
+from gridlinks.kit.jsonvalue import parse_json
+from gridlinks.kit.pagination import PageRequest
+from gridlinks.kit.secrets import keyed_hash, random_token
+
+TOKEN_CLASH = "Device credentials are already assigned to another device!"
+
+
+class DeviceService:
+    """Devices of a tenant: profiles, CRUD, ownership and credentials."""
+
+    def __init__(self, clock: Clock, credentials_key: bytes) -> None:
+        self._clock = clock
+        self._credentials_key = credentials_key
+
+    # --- profiles ------------------------------------------------------------------------
+    async def ensure_default_profile(self, uow: UnitOfWork, tenant_id: uuid.UUID) -> DeviceProfile:
+        """Every tenant has a ``default`` profile; created with the tenant."""
+        repo = DeviceProfileRepository(uow.connection)
+        existing = await repo.find_default(tenant_id)
+        if existing is not None:
+            return existing
+        profile = self._new_profile(tenant_id, DEFAULT_PROFILE_NAME, is_default=True)
+        await repo.add(profile)
+        return profile
+
+    def _new_profile(self, tenant_id: uuid.UUID, name: str, *, is_default: bool) -> DeviceProfile:
+        data = {
+            "configuration": {"type": "DEFAULT"},
+            "transportConfiguration": {"type": "DEFAULT"},
+            "provisionConfiguration": {"type": "DISABLED"},
+        }
+        return DeviceProfile(
+            new_id(),
+            tenant_id,
+            name,
+            "DEFAULT",
+            "DEFAULT",
+            "DISABLED",
+            is_default,
+            self._clock.now_ms(),
+            profile_data=data,
+        )
+
+    async def default_profile(self, uow: UnitOfWork, actor: Principal) -> DeviceProfile:
+        tenant_id = self._tenant_of(actor)
+        profile = await DeviceProfileRepository(uow.connection).find_default(tenant_id)
+        if profile is None:
+            raise NotFoundError("The tenant has no default device profile")
+        return profile
+
+    async def get_profile(
+        self, uow: UnitOfWork, actor: Principal, profile_id: uuid.UUID
+    ) -> DeviceProfile:
+        profile = await DeviceProfileRepository(uow.connection).get(profile_id)
+        if profile is None or profile.tenant_id != self._tenant_of(actor):
+            raise NotFoundError()
+        return profile
+
+    async def page_profiles(
+        self, uow: UnitOfWork, actor: Principal, request: PageRequest
+    ) -> tuple[list[DeviceProfile], int]:
+        return await DeviceProfileRepository(uow.connection).page(self._tenant_of(actor), request)
+
+    async def save_profile(
+        self, uow: UnitOfWork, actor: Principal, data: DeviceProfileSave
+    ) -> DeviceProfile:
+        tenant_id = self._tenant_admin_tenant(actor)
+        repo = DeviceProfileRepository(uow.connection)
+        clash = await repo.find_by_name(tenant_id, data.name)
+        if data.id is not None:
+            profile = await self.get_profile(uow, actor, data.id.id)
+        else:
+            profile = self._new_profile(tenant_id, data.name, is_default=False)
+        if clash is not None and clash.id != profile.id:
+            raise ConflictError("Device profile with such name already exists!")
+        if data.default and not profile.is_default:
+            await repo.clear_default(tenant_id)
+        saved = replace(
+            profile,
+            name=data.name,
+            description=data.description,
+            type=data.type,
+            transport_type=data.transport_type,
+            provision_type=data.provision_type,
+            is_default=data.default or profile.is_default,
+            profile_data=data.profile_data
+            if data.profile_data is not None
+            else profile.profile_data,
+        )
+        await (repo.update(saved) if data.id is not None else repo.add(saved))
+        return saved
+
+    async def delete_profile(
+        self, uow: UnitOfWork, actor: Principal, profile_id: uuid.UUID
+    ) -> None:
+        self._tenant_admin_tenant(actor)
+        profile = await self.get_profile(uow, actor, profile_id)
+        if profile.is_default:
+            raise InvalidArgumentError("The default device profile cannot be deleted")
+        repo = DeviceRepository(uow.connection)
+        if await repo.count_with_profile(profile.id):
+            raise InvalidArgumentError("The device profile is used by devices")
+        await DeviceProfileRepository(uow.connection).delete(profile.id)
+
+    # --- devices -------------------------------------------------------------------------
+    async def save_device(
+        self, uow: UnitOfWork, actor: Principal, data: DeviceSave, access_token: str | None
+    ) -> Device:
+        """Create (with an access token, given or generated) or update a device."""
+        tenant_id = self._tenant_admin_tenant(actor)
+        profile = await self._profile_for(uow, actor, data)
+        repo = DeviceRepository(uow.connection)
+        clash = await repo.find_by_name(tenant_id, data.name)
+        common = {
+            "name": data.name,
+            "type": profile.name,
+            "label": data.label,
+            "device_profile_id": profile.id,
+            "additional_info": data.additional_info,
+            "is_gateway": is_gateway(data.additional_info),
+        }
+        if data.id is not None:
+            device = await self.get_device(uow, actor, data.id.id)
+            if clash is not None and clash.id != device.id:
+                raise ConflictError("Device with such name already exists!")
+            updated = replace(device, version=device.version + 1, **common)
+            await repo.update(updated)
+            return updated
+        if clash is not None:
+            raise ConflictError("Device with such name already exists!")
+        customer_id = optional_uuid(data.customer_id.id) if data.customer_id else None
+        if customer_id is not None:
+            await self._customer_of_tenant(uow, tenant_id, customer_id)
+        device = Device(
+            id=new_id(),
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            created_time=self._clock.now_ms(),
+            **common,
+        )
+        await repo.add(device)
+        await self._add_token(uow, device.id, access_token)
+        return device
+
+    async def _profile_for(
+        self, uow: UnitOfWork, actor: Principal, data: DeviceSave
+    ) -> DeviceProfile:
+        if data.device_profile_id is not None:
+            return await self.get_profile(uow, actor, data.device_profile_id.id)
+        tenant_id = self._tenant_of(actor)
+        repo = DeviceProfileRepository(uow.connection)
+        if data.type and data.type != DEFAULT_PROFILE_NAME:
+            # As ThingsBoard: a device saved with only a type gets (or creates) that profile.
+            found = await repo.find_by_name(tenant_id, data.type)
+            if found is None:
+                found = self._new_profile(tenant_id, data.type, is_default=False)
+                await repo.add(found)
+            return found
+        return await self.ensure_default_profile(uow, tenant_id)
+
+    async def _add_token(self, uow: UnitOfWork, device_id: uuid.UUID, token: str | None) -> None:
+        token = token if token is not None else random_token()
+        problem = access_token_problem(token)
+        if problem:
+            raise InvalidArgumentError(problem)
+        repo = CredentialsRepository(uow.connection)
+        if await repo.find(token) is not None:
+            raise ConflictError(TOKEN_CLASH)
+        await repo.add(
+            DeviceCredentials(new_id(), device_id, ACCESS_TOKEN, token, self._clock.now_ms())
+        )
+
+    async def get_device(
+        self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID, operation: str = "READ"
+    ) -> Device:
+        """A device the actor may ``operation``: another tenant's id is 404, another
+        customer's device 403, never its data."""
+        device = await DeviceRepository(uow.connection).get(device_id)
+        return self._check(actor, device, operation)
+
+    async def find_device(
+        self, uow: UnitOfWork, actor: Principal, name: str, operation: str = "READ"
+    ) -> Device:
+        device = await DeviceRepository(uow.connection).find_by_name(self._tenant_of(actor), name)
+        return self._check(actor, device, operation)
+
+    def _check(self, actor: Principal, device: Device | None, operation: str) -> Device:
+        if device is None or device.tenant_id != actor.tenant_id:
+            raise NotFoundError()
+        if not actor.sees_owner(device.tenant_id, device.customer_id):
+            raise PermissionDeniedError()
+        if not actor.allows("DEVICE", operation):
+            raise PermissionDeniedError()
+        return device
+
+    async def page_tenant_devices(
+        self, uow: UnitOfWork, actor: Principal, request: PageRequest, device_type: str | None
+    ) -> tuple[list[Device], int]:
+        tenant_id = self._tenant_admin_tenant(actor)
+        return await DeviceRepository(uow.connection).page(
+            tenant_id, request, device_type=device_type
+        )
+
+    async def page_customer_devices(
+        self,
+        uow: UnitOfWork,
+        actor: Principal,
+        customer_id: uuid.UUID,
+        request: PageRequest,
+        device_type: str | None,
+    ) -> tuple[list[Device], int]:
+        tenant_id = self._tenant_of(actor)
+        await self._customer_of_tenant(uow, tenant_id, customer_id)
+        if not actor.sees_owner(tenant_id, customer_id) or not actor.allows("DEVICE", "READ"):
+            raise PermissionDeniedError()
+        return await DeviceRepository(uow.connection).page(
+            tenant_id, request, customer_id=customer_id, device_type=device_type
+        )
+
+    async def delete_device(self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID) -> None:
+        self._tenant_admin_tenant(actor)
+        device = await self.get_device(uow, actor, device_id, "DELETE")
+        await AttributeRepository(uow.connection).delete_entity(device.id)
+        await DeviceRepository(uow.connection).delete(device.id)
+
+    # --- ownership -----------------------------------------------------------------------
+    async def assign_to_customer(
+        self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> Device:
+        tenant_id = self._tenant_admin_tenant(actor)
+        device = await self.get_device(uow, actor, device_id)
+        await self._customer_of_tenant(uow, tenant_id, customer_id)
+        await DeviceRepository(uow.connection).set_owner(device.id, customer_id)
+        return await self.get_device(uow, actor, device.id)
+
+    async def unassign(self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID) -> Device:
+        self._tenant_admin_tenant(actor)
+        device = await self.get_device(uow, actor, device_id)
+        await DeviceRepository(uow.connection).set_owner(device.id, None)
+        return await self.get_device(uow, actor, device.id)
+
+    async def _customer_of_tenant(
+        self, uow: UnitOfWork, tenant_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> None:
+        customer = await CustomerRepository(uow.connection).get(customer_id)
+        if customer is None or customer.tenant_id != tenant_id:
+            raise NotFoundError("Customer not found")
+
+    # --- credentials ---------------------------------------------------------------------
+    async def get_credentials(
+        self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID
+    ) -> DeviceCredentials:
+        device = await self.get_device(uow, actor, device_id, "READ_CREDENTIALS")
+        credentials = await CredentialsRepository(uow.connection).of_device(device.id)
+        if credentials is None:
+            raise NotFoundError()
+        return credentials
+
+    async def save_credentials(
+        self, uow: UnitOfWork, actor: Principal, data: CredentialsSave
+    ) -> DeviceCredentials:
+        """Replace a device's credentials with an access token or MQTT basic credentials."""
+        current = await self.get_credentials(uow, actor, data.device_id.id)
+        if actor.is_customer_user:
+            raise PermissionDeniedError()
+        if data.credentials_type == ACCESS_TOKEN:
+            token = data.credentials_id if data.credentials_id else random_token()
+            problem = access_token_problem(token)
+            if problem:
+                raise InvalidArgumentError(problem)
+            updated = replace(
+                current, credentials_type=ACCESS_TOKEN, credentials_id=token, credentials_value=None
+            )
+        elif data.credentials_type == MQTT_BASIC:
+            credentials_id, stored = self._mqtt_basic(data.credentials_value)
+            updated = replace(
+                current,
+                credentials_type=MQTT_BASIC,
+                credentials_id=credentials_id,
+                credentials_value=stored,
+            )
+        else:
+            raise InvalidArgumentError("credentialsType must be ACCESS_TOKEN or MQTT_BASIC")
+        repo = CredentialsRepository(uow.connection)
+        clash = await repo.find(updated.credentials_id)
+        if clash is not None and clash.device_id != current.device_id:
+            raise ConflictError(TOKEN_CLASH)
+        await repo.update(updated)
+        return updated
+
+    def _mqtt_basic(self, raw: str | None) -> tuple[str, dict[str, str | None]]:
+        value = parse_json(raw or "", "credentialsValue") if raw else None
+        if not isinstance(value, dict):
+            raise InvalidArgumentError(
+                'credentialsValue must be JSON {"clientId", "userName", "password"}'
+            )
+        client_id, user_name, password = (
+            value.get(k) for k in ("clientId", "userName", "password")
+        )
+        for name, item in (
+            ("clientId", client_id),
+            ("userName", user_name),
+            ("password", password),
+        ):
+            if item is not None and not isinstance(item, str):
+                raise InvalidArgumentError(f"{name} must be a string")
+        if not client_id and not user_name:
+            raise InvalidArgumentError("MQTT basic credentials need a clientId or a userName")
+        digest = hashlib.sha256(f"{client_id or ''}|{user_name or ''}".encode()).hexdigest()
+        stored = {
+            "clientId": client_id or None,
+            "userName": user_name or None,
+            "passwordHash": keyed_hash(self._credentials_key, password) if password else None,
+        }
+        return f"mqtt-basic:{digest}", stored
+
+    # --- helpers -------------------------------------------------------------------------
+    def _tenant_of(self, actor: Principal) -> uuid.UUID:
+        if actor.tenant_id is None:
+            raise PermissionDeniedError()
+        return actor.tenant_id
+
+    def _tenant_admin_tenant(self, actor: Principal) -> uuid.UUID:
+        if not actor.is_tenant_admin or actor.tenant_id is None:
+            raise PermissionDeniedError()
+        return actor.tenant_id

@@ -1,0 +1,1 @@
+"""Provisioning: demo data now; bulk import, claim codes and QR labels later."""
