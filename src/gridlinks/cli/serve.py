@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -33,6 +37,28 @@ def bind_socket(host: str, port: int, env_name: str) -> socket.socket:
     return sock
 
 
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: ``serve`` owns SIGINT/SIGTERM, so that one
+    signal stops every listener (MQTT joins later) and the process exits 0 after a clean stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _stop_on_signals(server: uvicorn.Server) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop(sig: signal.Signals) -> None:
+        if server.should_exit:  # a second signal: stop without waiting for open requests
+            server.force_exit = True
+        log.info("received %s, shutting down", sig.name)
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+
+
 async def serve(settings: Settings, *, migrate: bool = True) -> None:
     """Run until SIGINT/SIGTERM; uvicorn finishes open requests, then we close the database."""
     platform = build_platform(settings)
@@ -50,7 +76,8 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
             server_header=False,
             timeout_graceful_shutdown=10,
         )
-        server = uvicorn.Server(config)
+        server = _HttpServer(config)
+        _stop_on_signals(server)
         log.info("GridLinks HTTP listening on http://%s:%d (API docs at /swagger-ui)", host, port)
         await server.serve(sockets=[http_socket])
         log.info("GridLinks stopped")
