@@ -65,6 +65,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_dir=tmp_path / "data",
         database_url=database_url,
         secret_key=TEST_SECRET,
+        # Cheap Argon2 for speed: hashing is real, only its cost is lowered.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
         public_url="http://gridlinks.test",
         _env_file=None,  # type: ignore[call-arg]
     )

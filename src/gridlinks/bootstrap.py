@@ -101,7 +101,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     devices = DeviceService(clock, derive_key(secret, "device-credentials"))
     accounts = AccountService(
         clock,
-        PasswordService(),
+        PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib),
         tokens,
         groups,
         activation_key=derive_key(secret, "activation"),

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     refresh_token_lifetime_seconds: int = Field(default=604800, ge=1)
     activation_token_lifetime_seconds: int = Field(default=86400, ge=1)
 
+    # Argon2id cost (OWASP's baseline is 19 MiB / 2 passes; argon2-cffi's default is 64 MiB / 3).
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+
     log_level: str = "INFO"
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
 

@@ -52,6 +52,8 @@ def server_env(data_dir: Path, database_url: str, settings: dict[str, str]) -> d
         GRIDLINKS_DATA_DIR=str(data_dir),
         GRIDLINKS_DATABASE_URL=database_url,
         GRIDLINKS_SECRET_KEY=SECRET_KEY,
+        GRIDLINKS_PASSWORD_HASH_TIME_COST="1",
+        GRIDLINKS_PASSWORD_HASH_MEMORY_KIB="1024",
         GRIDLINKS_HTTP_HOST="127.0.0.1",
         GRIDLINKS_HTTP_PORT="0",
     )

@@ -105,3 +105,87 @@ async def login(client: httpx.AsyncClient, email: str, password: str) -> Account
     body = response.json()
     me = await client.get("/api/auth/user", headers=auth(body["token"]))
     return Account(body["token"], body["refreshToken"], email, me.json())
+
+
+# --- appended: cheaper accounts and error checks ------------------------------------------
+# Argon2 makes every hash and every login cost a few hundred milliseconds. ``Api.activate`` logs
+# in again after activating; these helpers keep the token pair that activation already answers,
+# so a new signed-in account costs one hash and no login.
+
+NULL_UUID = "13814000-1dd2-11b2-8080-808080808080"
+ERROR_KEYS = {"status", "message", "errorCode", "timestamp"}
+
+
+async def create_user(
+    api: Api, issuer: Account, body: dict[str, Any], query: str = ""
+) -> dict[str, Any]:
+    """A user as ``POST /api/user`` answers it: created, not activated (no Argon2 work)."""
+    email = body.get("email") or f"{unique('user')}@users.test"
+    user: dict[str, Any] = await api.ok(
+        "POST", f"/api/user?sendActivationMail=false{query}", issuer, json={**body, "email": email}
+    )
+    return user
+
+
+async def activation_token(api: Api, issuer: Account, user: dict[str, Any]) -> str:
+    link = await api.client.get(
+        f"/api/user/{user['id']['id']}/activationLink", headers=issuer.headers
+    )
+    assert link.status_code == 200, link.text
+    return link.text.rsplit("activateToken=", 1)[1]
+
+
+async def sign_in_activated(api: Api, issuer: Account, user: dict[str, Any]) -> Account:
+    """Activate ``user`` and keep the pair activation answers."""
+    token = await activation_token(api, issuer, user)
+    response = await api.client.post(
+        "/api/noauth/activate", json={"activateToken": token, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    pair = response.json()
+    return Account(pair["token"], pair["refreshToken"], user["email"], user)
+
+
+async def create_tenant_admin_quickly(api: Api) -> Account:
+    """Like ``Api.create_tenant_admin``, with one Argon2 hash and no login."""
+    tenant = await api.ok("POST", "/api/tenant", api.sysadmin, json={"title": unique("T")})
+    user = await create_user(
+        api, api.sysadmin, {"authority": "TENANT_ADMIN", "tenantId": tenant["id"]}
+    )
+    return await sign_in_activated(api, api.sysadmin, user)
+
+
+async def create_customer_user_quickly(
+    api: Api, tenant: Account, customer: dict[str, Any], query: str = ""
+) -> Account:
+    """Like ``Api.create_customer_user``, with one Argon2 hash and no login."""
+    user = await create_user(
+        api, tenant, {"authority": "CUSTOMER_USER", "customerId": customer["id"]}, query
+    )
+    return await sign_in_activated(api, tenant, user)
+
+
+def expect_error(response: httpx.Response, status: int, error_code: int) -> dict[str, Any]:
+    """Assert a ThingsBoard error answer ``{status, message, errorCode, timestamp}``."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert set(body) == ERROR_KEYS, body
+    assert body["status"] == status and body["errorCode"] == error_code, body
+    assert isinstance(body["timestamp"], int) and isinstance(body["message"], str), body
+    return body
+
+
+async def create_tenant(api: Api) -> dict[str, Any]:
+    tenant: dict[str, Any] = await api.ok(
+        "POST", "/api/tenant", api.sysadmin, json={"title": unique("Tenant")}
+    )
+    return tenant
+
+
+async def create_pending_tenant_admin(api: Api) -> dict[str, Any]:
+    """A tenant administrator of a new tenant, created but not yet activated."""
+    tenant = await create_tenant(api)
+    return await create_user(
+        api, api.sysadmin, {"authority": "TENANT_ADMIN", "tenantId": tenant["id"]}
+    )

@@ -77,8 +77,6 @@ OPERATIONS = frozenset(
         "CLAIM_DEVICES",
         "SHARE_GROUP",
         "ASSIGN_TO_TENANT",
-        "ASSIGN_TO_CUSTOMER",
-        "UNASSIGN_FROM_CUSTOMER",
     }
 )
 

@@ -66,6 +66,10 @@ class GroupRepository:
     async def delete(self, group_id: uuid.UUID) -> None:
         await self._c.execute(entity_groups.delete().where(entity_groups.c.id == group_id))
 
+    async def delete_owned(self, owner_id: uuid.UUID) -> None:
+        """Every group of an owner (members and group permissions follow by cascade)."""
+        await self._c.execute(entity_groups.delete().where(entity_groups.c.owner_id == owner_id))
+
     async def add_members(self, group_id: uuid.UUID, entity_ids: Sequence[uuid.UUID]) -> None:
         existing = set(await self.member_ids(group_id))
         new = [
@@ -127,9 +131,16 @@ class RoleRepository:
         await self._c.execute(roles.delete().where(roles.c.id == role_id))
 
     async def page(
-        self, tenant_id: uuid.UUID, request: PageRequest, role_type: str | None
+        self,
+        tenant_id: uuid.UUID,
+        request: PageRequest,
+        role_type: str | None,
+        *,
+        customer_id: uuid.UUID | None = None,
     ) -> tuple[list[Role], int]:
         query = roles.select().where(roles.c.tenant_id == tenant_id)
+        if customer_id is not None:
+            query = query.where(roles.c.customer_id == customer_id)
         if role_type:
             query = query.where(roles.c.type == role_type)
         rows, total = await fetch_page(

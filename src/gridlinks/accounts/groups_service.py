@@ -22,7 +22,7 @@ from gridlinks.accounts.groups_repository import (
     GroupRepository,
     RoleRepository,
 )
-from gridlinks.accounts.repository import UserRepository
+from gridlinks.accounts.repository import CustomerRepository, UserRepository
 from gridlinks.accounts.schemas import EntityGroupSave, GroupPermissionSave, RoleSave
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.errors import (
@@ -32,7 +32,7 @@ from gridlinks.errors import (
     PermissionDeniedError,
 )
 from gridlinks.kit.clock import Clock
-from gridlinks.kit.ids import new_id
+from gridlinks.kit.ids import new_id, optional_uuid
 from gridlinks.kit.pagination import PageRequest
 
 
@@ -97,13 +97,16 @@ class GroupService:
     async def save_group(
         self, uow: UnitOfWork, actor: Principal, data: EntityGroupSave
     ) -> EntityGroup:
+        """Create a group under an owner the actor reaches, or rename one. Built-in groups keep
+        their names: the platform finds them by name."""
         if data.type not in GROUP_TYPES:
             raise InvalidArgumentError(f"Entity group type must be one of {sorted(GROUP_TYPES)}")
-        owner_type, owner_id = self._owner_of(actor, data)
         repo = GroupRepository(uow.connection)
-        existing = await repo.find(owner_id, data.type, data.name)
         if data.id is not None:
             group = await self.get_group(uow, actor, data.id.id, write=True)
+            if group.built_in and data.name != group.name:
+                raise InvalidArgumentError("Built-in entity groups cannot be renamed")
+            existing = await repo.find(group.owner_id, group.type, data.name)
             if existing is not None and existing.id != group.id:
                 raise ConflictError("Entity group with such name already exists!")
             updated = replace(
@@ -114,7 +117,10 @@ class GroupService:
             )
             await repo.update(updated)
             return updated
-        if existing is not None:
+        owner_type, owner_id = await self._owner_of(uow, actor, data)
+        if not actor.allows(f"{data.type}_GROUP", "CREATE"):
+            raise PermissionDeniedError()
+        if await repo.find(owner_id, data.type, data.name) is not None:
             raise ConflictError("Entity group with such name already exists!")
         assert actor.tenant_id is not None
         group = EntityGroup(
@@ -131,7 +137,10 @@ class GroupService:
         await repo.add(group)
         return group
 
-    def _owner_of(self, actor: Principal, data: EntityGroupSave) -> tuple[str, uuid.UUID]:
+    async def _owner_of(
+        self, uow: UnitOfWork, actor: Principal, data: EntityGroupSave
+    ) -> tuple[str, uuid.UUID]:
+        """The owner a new group names (default: the actor's own), once the actor reaches it."""
         if actor.tenant_id is None:
             raise PermissionDeniedError()
         if data.owner_id is None:
@@ -139,8 +148,18 @@ class GroupService:
                 return "CUSTOMER", actor.customer_id
             return "TENANT", actor.tenant_id
         owner_type = (data.owner_id.entity_type or "").upper()
-        if owner_type not in ("TENANT", "CUSTOMER"):
+        customer_id: uuid.UUID | None = None
+        if owner_type == "CUSTOMER":
+            customer = await CustomerRepository(uow.connection).get(data.owner_id.id)
+            if customer is None or customer.tenant_id != actor.tenant_id:
+                raise NotFoundError("Owner of the entity group not found")
+            customer_id = customer.id
+        elif owner_type != "TENANT":
             raise InvalidArgumentError("ownerId.entityType must be TENANT or CUSTOMER")
+        elif data.owner_id.id != actor.tenant_id:
+            raise NotFoundError("Owner of the entity group not found")
+        if not actor.sees_owner(actor.tenant_id, customer_id):
+            raise PermissionDeniedError()
         return owner_type, data.owner_id.id
 
     async def get_group(
@@ -235,9 +254,15 @@ class GroupService:
         if problem:
             raise InvalidArgumentError(problem)
         repo = RoleRepository(uow.connection)
-        customer_id = data.customer_id.id if data.customer_id else None
+        customer_id = optional_uuid(data.customer_id.id) if data.customer_id else None
+        if customer_id is not None:
+            customer = await CustomerRepository(uow.connection).get(customer_id)
+            if customer is None or customer.tenant_id != actor.tenant_id:
+                raise NotFoundError("Customer not found")
         if data.id is not None:
             role = await self.get_role(uow, actor, data.id.id)
+            if role.built_in and (data.name, data.type) != (role.name, role.type):
+                raise InvalidArgumentError("Built-in roles keep their name and type")
             updated = replace(
                 role,
                 name=data.name,
@@ -264,6 +289,8 @@ class GroupService:
         role = await RoleRepository(uow.connection).get(role_id)
         if role is None or role.tenant_id != actor.tenant_id:
             raise NotFoundError()
+        if not actor.is_tenant_admin and role.customer_id != actor.customer_id:
+            raise PermissionDeniedError()  # customers see only roles of their own
         return role
 
     async def page_roles(
@@ -271,7 +298,13 @@ class GroupService:
     ) -> tuple[list[Role], int]:
         if actor.tenant_id is None:
             raise PermissionDeniedError()
-        return await RoleRepository(uow.connection).page(actor.tenant_id, request, role_type)
+        if actor.is_tenant_admin:
+            return await RoleRepository(uow.connection).page(actor.tenant_id, request, role_type)
+        if actor.customer_id is None or not actor.allows("ROLE", "READ"):
+            raise PermissionDeniedError()
+        return await RoleRepository(uow.connection).page(
+            actor.tenant_id, request, role_type, customer_id=actor.customer_id
+        )
 
     async def delete_role(self, uow: UnitOfWork, actor: Principal, role_id: uuid.UUID) -> None:
         role = await self.get_role(uow, actor, role_id)

@@ -132,7 +132,7 @@ def tenant_json(tenant: Tenant) -> dict[str, Any]:
         "createdTime": tenant.created_time,
         **_contact_json(tenant),
         "region": "Global",
-        "tenantProfileId": entity_id("TENANT_PROFILE", tenant.id),
+        "tenantProfileId": None,  # GridLinks has no tenant profiles
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,19 +22,31 @@ REFRESH_SCOPE = "REFRESH_TOKEN"
 class PasswordService:
     """Argon2id hashes; verification that never raises for a wrong or corrupt hash."""
 
-    def __init__(self) -> None:
-        self._hasher = PasswordHasher()
+    def __init__(self, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self._stand_in_hash: str | None = None
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        """Without a hash (unknown e-mail, user not activated) a stand-in hash is checked, so
+        the answer takes as long and does not tell which e-mails exist."""
         if not password_hash:
+            self._check(self._stand_in(), password)
             return False
+        return self._check(password_hash, password)
+
+    def _check(self, password_hash: str, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+    def _stand_in(self) -> str:
+        if self._stand_in_hash is None:
+            self._stand_in_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._stand_in_hash
 
 
 @dataclass(frozen=True)
@@ -95,7 +108,13 @@ class TokenService:
                 self._key,
                 algorithms=["HS256"],
                 issuer=ISSUER,
-                options={"require": ["exp", "userId", "scopes"], "verify_exp": False},
+                # Time is checked below against our clock, not PyJWT's wall clock: a token
+                # issued by a node whose clock runs a little ahead is not "issued in the future".
+                options={
+                    "require": ["exp", "userId", "scopes"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError:
             raise AuthenticationError("Invalid JWT token") from None

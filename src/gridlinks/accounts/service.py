@@ -170,7 +170,9 @@ class AccountService:
         return customer
 
     async def find_customer(self, uow: UnitOfWork, actor: Principal, title: str) -> Customer:
-        if actor.tenant_id is None:
+        # Tenant admins only (as ThingsBoard): for anyone else 403-or-404 would tell which
+        # titles the tenant's other customers have.
+        if not actor.is_tenant_admin or actor.tenant_id is None:
             raise PermissionDeniedError()
         customer = await CustomerRepository(uow.connection).find_by_title(actor.tenant_id, title)
         if customer is None:
@@ -190,6 +192,8 @@ class AccountService:
         customer = await self.get_customer(uow, actor, customer_id)
         if not actor.is_tenant_admin:
             raise PermissionDeniedError()
+        # Users, roles and devices follow by foreign key; groups have none to their owner.
+        await GroupRepository(uow.connection).delete_owned(customer.id)
         await CustomerRepository(uow.connection).delete(customer.id)
 
     # --- users ---------------------------------------------------------------------------

@@ -8,12 +8,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
 from gridlinks import __version__
-from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE
+from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE, refuse_unstorable_url_text
 from gridlinks.api.errors import install_error_handlers
 from gridlinks.api.routes import attributes, auth, device_profiles, devices, groups, tenants, users
 from gridlinks.bootstrap import Platform
@@ -37,6 +37,7 @@ def create_app(platform: Platform) -> FastAPI:
         docs_url="/swagger-ui",
         redoc_url=None,
         openapi_url="/v3/api-docs",
+        dependencies=[Depends(refuse_unstorable_url_text)],
     )
     app.state.platform = platform
     install_error_handlers(app)

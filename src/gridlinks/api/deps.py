@@ -17,7 +17,7 @@ from gridlinks.accounts.domain import Principal
 from gridlinks.bootstrap import Platform
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.errors import AuthenticationError, BadRequestError, PayloadTooLargeError
-from gridlinks.kit.jsonvalue import parse_json
+from gridlinks.kit.jsonvalue import parse_json, text_problem
 from gridlinks.kit.pagination import PageRequest
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -39,6 +39,16 @@ async def get_unit_of_work(request: Request, platform: PlatformDep) -> AsyncIter
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+
+def refuse_unstorable_url_text(request: Request) -> None:
+    """Path and query values go to the database as text: NUL characters there are the client's
+    mistake (PostgreSQL cannot store them), so answer 400 before any query runs."""
+    values = [request.scope["path"], *request.query_params.keys(), *request.query_params.values()]
+    for value in values:
+        problem = text_problem(value)
+        if problem:
+            raise BadRequestError(f"{problem} in the URL")
 
 
 def bearer_token(request: Request) -> str:

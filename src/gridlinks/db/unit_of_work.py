@@ -2,7 +2,8 @@
 
 It opens a connection and a transaction; ``commit()`` makes the work durable and then runs the
 after-commit callbacks (events for the bus). Leaving the block without ``commit()`` rolls back,
-so a failure anywhere loses nothing half-done.
+so a failure anywhere loses nothing half-done. A constraint violation that reaches the
+database (two transactions passed the same uniqueness check at once) leaves as ``ConflictError``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gridlinks.db.engine import WRITE_OPTION, Database
+from gridlinks.errors import ConflictError
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -64,6 +67,8 @@ class UnitOfWork:
         finally:
             self._connection = None
             self._release_lock()
+        if isinstance(exc, sa.exc.IntegrityError):
+            raise ConflictError("The item clashes with an existing one") from exc
 
     async def commit(self) -> None:
         """Commit, release the SQLite write lock, then run after-commit callbacks."""

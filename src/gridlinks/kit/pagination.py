@@ -12,6 +12,8 @@ from gridlinks.errors import InvalidArgumentError
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 10_000
+# ThingsBoard's page is a Java int; the bound also keeps offsets inside a 64-bit SQL integer.
+MAX_PAGE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,8 @@ class PageRequest:
     ) -> PageRequest:
         if page_size < 1 or page_size > MAX_PAGE_SIZE:
             raise InvalidArgumentError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
-        if page < 0:
-            raise InvalidArgumentError("page must be 0 or greater")
+        if page < 0 or page > MAX_PAGE:
+            raise InvalidArgumentError(f"page must be between 0 and {MAX_PAGE}")
         order = (sort_order or "ASC").upper()
         if order not in ("ASC", "DESC"):
             raise InvalidArgumentError("sortOrder must be ASC or DESC")
