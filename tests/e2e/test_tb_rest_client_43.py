@@ -263,7 +263,8 @@ def grant_claiming_through_a_user_group(
 def test_rest_client_ce_manages_accounts_devices_attributes_and_assignment(server: Server) -> None:
     tenancy = set_up_tenancy(server, RestClientCE)
     admin: RestClientCE = tenancy.admin
-    device = create_device(admin, unique("Meter A"), unique_token())
+    token = unique_token()
+    device = create_device(admin, unique("Meter A"), token)
     check_device_is_found_by_name(admin, server.base_url, device)
     check_attributes_keep_json_types(admin, device)
 
@@ -277,6 +278,15 @@ def test_rest_client_ce_manages_accounts_devices_attributes_and_assignment(serve
     typed(admin.assign_device_to_customer(tenancy.other_customer.id, elsewhere.id), Device)
 
     check_customer_user_sees_only_its_customer_devices(server, RestClientCE, tenancy, device)
+    check_log_holds_no_secrets(server, [token, PASSWORD, server.sysadmin_password])
+
+
+def check_log_holds_no_secrets(server: Server, secrets: list[str]) -> None:
+    """Access tokens travel in query strings and passwords in bodies: neither is logged."""
+    log = server.log_text()
+    assert "POST /api/device -> 200" in log  # the log is really being read
+    for secret in secrets:
+        assert secret not in log
 
 
 def test_rest_client_pe_manages_accounts_devices_owners_groups_and_roles(server: Server) -> None:
