@@ -20,6 +20,7 @@ from gridlinks.config import Settings
 from gridlinks.db.engine import Database, async_database_url, create_database
 from gridlinks.db.migrate import upgrade_schema
 from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.devices.attribute_access import DeviceAttributeService
 from gridlinks.devices.service import DeviceService
 from gridlinks.errors import ConfigurationError
 from gridlinks.kit.clock import Clock, SystemClock
@@ -43,6 +44,7 @@ class Platform:
     groups: GroupService
     devices: DeviceService
     attributes: AttributeService
+    device_attributes: DeviceAttributeService
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self.database, write=write)
@@ -109,4 +111,14 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         public_url=settings.public_url,
         tenant_created_hooks=[devices.ensure_default_profile],
     )
-    return Platform(settings, database, clock, accounts, groups, devices, AttributeService(clock))
+    attributes = AttributeService(clock)
+    return Platform(
+        settings,
+        database,
+        clock,
+        accounts,
+        groups,
+        devices,
+        attributes,
+        DeviceAttributeService(devices, attributes),
+    )

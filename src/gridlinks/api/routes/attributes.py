@@ -12,7 +12,6 @@ from gridlinks.api.deps import CurrentPrincipal, JsonBody, PlatformDep, UnitOfWo
 from gridlinks.attributes.domain import attribute_json, parse_keys
 from gridlinks.bootstrap import Platform
 from gridlinks.db.unit_of_work import UnitOfWork
-from gridlinks.errors import InvalidArgumentError
 
 router = APIRouter(prefix="/api/plugins/telemetry", tags=["attributes"])
 
@@ -27,21 +26,6 @@ _ATTRIBUTES_BODY = {
 }
 
 
-async def _device_id(
-    platform: Platform,
-    uow: UnitOfWork,
-    actor: Principal,
-    entity_type: str,
-    entity_id: uuid.UUID,
-    operation: str,
-) -> uuid.UUID:
-    """Authorize the entity; GridLinks keeps attributes for devices."""
-    if entity_type.upper() != "DEVICE":
-        raise InvalidArgumentError("Attributes are supported for entityType DEVICE")
-    device = await platform.devices.get_device(uow, actor, entity_id, operation)
-    return device.id
-
-
 async def _save(
     platform: Platform,
     uow: UnitOfWork,
@@ -51,8 +35,7 @@ async def _save(
     scope: str,
     body: Any,
 ) -> None:
-    device_id = await _device_id(platform, uow, actor, entity_type, entity_id, "WRITE_ATTRIBUTES")
-    await platform.attributes.save(uow, "DEVICE", device_id, scope, body)
+    await platform.device_attributes.save(uow, actor, entity_type, entity_id, scope, body)
     await uow.commit()
 
 
@@ -65,8 +48,9 @@ async def _delete(
     scope: str,
     keys: str | None,
 ) -> None:
-    device_id = await _device_id(platform, uow, actor, entity_type, entity_id, "WRITE_ATTRIBUTES")
-    await platform.attributes.delete(uow, device_id, scope, parse_keys(keys))
+    await platform.device_attributes.delete(
+        uow, actor, entity_type, entity_id, scope, parse_keys(keys)
+    )
     await uow.commit()
 
 
@@ -79,8 +63,9 @@ async def _read(
     scope: str | None,
     keys: str | None,
 ) -> list[dict[str, Any]]:
-    device_id = await _device_id(platform, uow, actor, entity_type, entity_id, "READ_ATTRIBUTES")
-    found = await platform.attributes.read(uow, device_id, scope, parse_keys(keys))
+    found = await platform.device_attributes.read(
+        uow, actor, entity_type, entity_id, scope, parse_keys(keys)
+    )
     return [attribute_json(a) for a in found]
 
 
