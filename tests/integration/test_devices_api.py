@@ -109,3 +109,18 @@ async def test_deleted_device_is_gone(api: Api) -> None:
     response = await api.client.get(f"/api/device/{device['id']['id']}", headers=tenant.headers)
     assert response.status_code == 404
     assert response.json()["errorCode"] == 32
+
+
+async def test_owner_change_refuses_unknown_owner_types_and_foreign_tenants(api: Api) -> None:
+    tenant = await api.create_tenant_admin()
+    device_id = (await api.create_device(tenant))["id"]["id"]
+    tenant_id = tenant.user["tenantId"]["id"]
+    other_tenant = "5a0d2c44-0d6e-4f57-9d3c-1f3a8b7e2a10"
+    for path in (
+        f"/api/owner/EDGE/{tenant_id}/DEVICE/{device_id}",
+        f"/api/owner/TENANT/{other_tenant}/DEVICE/{device_id}",
+        f"/api/owner/TENANT/{tenant_id}/ASSET/{device_id}",
+    ):
+        response = await api.client.post(path, headers=tenant.headers)
+        assert response.status_code == 400, path
+        assert response.json()["errorCode"] == 30

@@ -33,7 +33,7 @@ from gridlinks.errors import (
     PermissionDeniedError,
 )
 from gridlinks.kit.clock import Clock
-from gridlinks.kit.ids import new_id, optional_uuid
+from gridlinks.kit.ids import NULL_UUID, new_id, optional_uuid
 from gridlinks.kit.jsonvalue import parse_json
 from gridlinks.kit.pagination import PageRequest
 from gridlinks.kit.secrets import keyed_hash, random_token
@@ -274,6 +274,25 @@ class DeviceService:
         device = await self.get_device(uow, actor, device_id)
         await DeviceRepository(uow.connection).set_owner(device.id, None)
         return await self.get_device(uow, actor, device.id)
+
+    async def change_owner(
+        self,
+        uow: UnitOfWork,
+        actor: Principal,
+        device_id: uuid.UUID,
+        owner_type: str,
+        owner_id: uuid.UUID,
+    ) -> Device:
+        """PE-style owner change: ``CUSTOMER`` assigns, ``TENANT`` (the caller's own, or the
+        null customer id) returns the device to the tenant."""
+        kind = owner_type.upper()
+        if kind == "CUSTOMER" and owner_id != NULL_UUID:
+            return await self.assign_to_customer(uow, actor, device_id, owner_id)
+        if kind not in ("CUSTOMER", "TENANT"):
+            raise InvalidArgumentError("ownerType must be CUSTOMER or TENANT")
+        if kind == "TENANT" and owner_id != actor.tenant_id:
+            raise InvalidArgumentError("ownerId must be the caller's tenant")
+        return await self.unassign(uow, actor, device_id)
 
     async def _customer_of_tenant(
         self, uow: UnitOfWork, tenant_id: uuid.UUID, customer_id: uuid.UUID

@@ -19,7 +19,6 @@ from gridlinks.api.deps import (
 )
 from gridlinks.devices.schemas import CredentialsSave, DeviceSave, credentials_json, device_json
 from gridlinks.errors import BadRequestError, InvalidArgumentError
-from gridlinks.kit.ids import NULL_UUID
 from gridlinks.kit.pagination import Page
 
 router = APIRouter(tags=["devices"])
@@ -182,13 +181,5 @@ async def change_owner(
     """Move a device to a customer or back to the tenant (ThingsBoard PE / client 4.4)."""
     if entity_type.upper() != "DEVICE":
         raise InvalidArgumentError("Only devices change owner through this endpoint")
-    kind = owner_type.upper()
-    if kind == "CUSTOMER" and owner_id != NULL_UUID:
-        await platform.devices.assign_to_customer(uow, actor, entity_id, owner_id)
-    elif kind == "TENANT" or (kind == "CUSTOMER" and owner_id == NULL_UUID):
-        if kind == "TENANT" and owner_id != actor.tenant_id:
-            raise InvalidArgumentError("ownerId must be the caller's tenant")
-        await platform.devices.unassign(uow, actor, entity_id)
-    else:
-        raise InvalidArgumentError("ownerType must be CUSTOMER or TENANT")
+    await platform.devices.change_owner(uow, actor, entity_id, owner_type, owner_id)
     await uow.commit()
