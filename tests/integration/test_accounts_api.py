@@ -132,6 +132,19 @@ async def test_system_administrators_are_not_created_through_the_api(api: Api) -
     expect_error(response, 403, 20)
 
 
+async def test_customer_user_updates_its_own_profile_but_not_a_colleagues(api: Api) -> None:
+    tenant = await create_tenant_admin_quickly(api)
+    customer = await api.create_customer(tenant)
+    buyer = await create_customer_user_quickly(api, tenant, customer)
+    colleague = await create_customer_user_quickly(api, tenant, customer)
+    renamed = await api.ok("POST", "/api/user", buyer, json={**buyer.user, "firstName": "Ana"})
+    assert renamed["firstName"] == "Ana"
+    response = await api.client.post(
+        "/api/user", headers=buyer.headers, json={**colleague.user, "firstName": "Eve"}
+    )
+    expect_error(response, 403, 20)
+
+
 async def test_customer_user_is_listed_under_its_customer(api: Api) -> None:
     tenant = await create_tenant_admin_quickly(api)
     customer, other = await api.create_customer(tenant), await api.create_customer(tenant)

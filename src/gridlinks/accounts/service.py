@@ -265,7 +265,8 @@ class AccountService:
         if data.customer_id is None:
             raise InvalidArgumentError("customerId is required for a customer user")
         customer = await self.get_customer(uow, actor, data.customer_id.id)
-        if not actor.allows("USER", "CREATE" if data.id is None else "WRITE"):
+        editing_self = data.id is not None and data.id.id == actor.user_id
+        if not editing_self and not actor.allows("USER", "CREATE" if data.id is None else "WRITE"):
             raise PermissionDeniedError()
         return customer.tenant_id, customer.id
 
