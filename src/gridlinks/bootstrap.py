@@ -21,6 +21,7 @@ from gridlinks.db.engine import Database, async_database_url, create_database
 from gridlinks.db.migrate import upgrade_schema
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.attribute_access import DeviceAttributeService
+from gridlinks.devices.profiles import DeviceProfileService
 from gridlinks.devices.service import DeviceService
 from gridlinks.errors import ConfigurationError
 from gridlinks.kit.clock import Clock, SystemClock
@@ -43,6 +44,7 @@ class Platform:
     accounts: AccountService
     groups: GroupService
     devices: DeviceService
+    device_profiles: DeviceProfileService
     attributes: AttributeService
     device_attributes: DeviceAttributeService
 
@@ -100,7 +102,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         settings.refresh_token_lifetime_seconds,
     )
     groups = GroupService(clock)
-    devices = DeviceService(clock, derive_key(secret, "device-credentials"))
+    device_profiles = DeviceProfileService(clock)
+    devices = DeviceService(clock, derive_key(secret, "device-credentials"), device_profiles)
     accounts = AccountService(
         clock,
         PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib),
@@ -109,7 +112,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         activation_key=derive_key(secret, "activation"),
         activation_lifetime_seconds=settings.activation_token_lifetime_seconds,
         public_url=settings.public_url,
-        tenant_created_hooks=[devices.ensure_default_profile],
+        tenant_created_hooks=[device_profiles.ensure_default_profile],
     )
     attributes = AttributeService(clock)
     return Platform(
@@ -119,6 +122,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         accounts,
         groups,
         devices,
+        device_profiles,
         attributes,
         DeviceAttributeService(devices, attributes),
     )

@@ -124,3 +124,55 @@ async def test_owner_change_refuses_unknown_owner_types_and_foreign_tenants(api:
         response = await api.client.post(path, headers=tenant.headers)
         assert response.status_code == 400, path
         assert response.json()["errorCode"] == 30
+
+
+async def test_device_with_access_token_credentials_is_created_in_one_call(api: Api) -> None:
+    tenant = await api.create_tenant_admin()
+    token = unique("tok")
+    device = await api.ok(
+        "POST",
+        "/api/device-with-credentials",
+        tenant,
+        json={
+            "device": {"name": unique("Dev"), "type": "default"},
+            "credentials": {"credentialsType": "ACCESS_TOKEN", "credentialsId": token},
+        },
+    )
+    credentials = await api.ok("GET", f"/api/device/{device['id']['id']}/credentials", tenant)
+    assert (credentials["credentialsType"], credentials["credentialsId"]) == ("ACCESS_TOKEN", token)
+
+
+async def test_device_with_mqtt_basic_credentials_is_created_in_one_call(api: Api) -> None:
+    tenant = await api.create_tenant_admin()
+    value = '{"clientId": "c-42", "userName": "u-42", "password": "pw-42-secret"}'
+    device = await api.ok(
+        "POST",
+        "/api/device-with-credentials",
+        tenant,
+        json={
+            "device": {"name": unique("Dev")},
+            "credentials": {"credentialsType": "MQTT_BASIC", "credentialsValue": value},
+        },
+    )
+    credentials = await api.ok("GET", f"/api/device/{device['id']['id']}/credentials", tenant)
+    assert credentials["credentialsType"] == "MQTT_BASIC"
+    assert "c-42" in credentials["credentialsValue"]
+    assert "pw-42-secret" not in str(credentials)
+
+
+async def test_device_with_bad_credentials_is_not_created(api: Api) -> None:
+    tenant = await api.create_tenant_admin()
+    name = unique("Dev")
+    response = await api.client.post(
+        "/api/device-with-credentials",
+        headers=tenant.headers,
+        json={
+            "device": {"name": name},
+            "credentials": {"credentialsType": "MQTT_BASIC", "credentialsValue": "{}"},
+        },
+    )
+    assert response.status_code == 400
+    lookup = await api.client.get(
+        "/api/tenant/device", headers=tenant.headers, params={"deviceName": name}
+    )
+    assert lookup.status_code == 404

@@ -33,12 +33,20 @@ class DeviceProfileSave(ApiModel):
     profile_data: Any = Field(default=None, alias="profileData")
 
 
-class CredentialsSave(ApiModel):
-    id: IdRef | None = None
-    device_id: IdRef = Field(alias="deviceId")
+class CredentialsInput(ApiModel):
     credentials_type: str = Field(default="ACCESS_TOKEN", alias="credentialsType", max_length=32)
     credentials_id: str | None = Field(default=None, alias="credentialsId", max_length=255)
     credentials_value: str | None = Field(default=None, alias="credentialsValue", max_length=4096)
+
+
+class CredentialsSave(CredentialsInput):
+    id: IdRef | None = None
+    device_id: IdRef = Field(alias="deviceId")
+
+
+class DeviceWithCredentialsSave(ApiModel):
+    device: DeviceSave
+    credentials: CredentialsInput
 
 
 def device_json(device: Device) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from gridlinks.accounts.domain import Principal
 from gridlinks.accounts.repository import CustomerRepository
+from gridlinks.accounts.schemas import IdRef
 from gridlinks.attributes.repository import AttributeRepository
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.domain import (
@@ -20,12 +21,13 @@ from gridlinks.devices.domain import (
     access_token_problem,
     is_gateway,
 )
-from gridlinks.devices.repository import (
-    CredentialsRepository,
-    DeviceProfileRepository,
-    DeviceRepository,
+from gridlinks.devices.profiles import DeviceProfileService, tenant_admin_tenant, tenant_of
+from gridlinks.devices.repository import CredentialsRepository, DeviceRepository
+from gridlinks.devices.schemas import (
+    CredentialsInput,
+    CredentialsSave,
+    DeviceSave,
 )
-from gridlinks.devices.schemas import CredentialsSave, DeviceProfileSave, DeviceSave
 from gridlinks.errors import (
     ConflictError,
     InvalidArgumentError,
@@ -42,108 +44,21 @@ TOKEN_CLASH = "Device credentials are already assigned to another device!"
 
 
 class DeviceService:
-    """Devices of a tenant: profiles, CRUD, ownership and credentials."""
+    """Devices of a tenant: CRUD, ownership and credentials."""
 
-    def __init__(self, clock: Clock, credentials_key: bytes) -> None:
+    def __init__(
+        self, clock: Clock, credentials_key: bytes, profiles: DeviceProfileService
+    ) -> None:
         self._clock = clock
         self._credentials_key = credentials_key
-
-    # --- profiles ------------------------------------------------------------------------
-    async def ensure_default_profile(self, uow: UnitOfWork, tenant_id: uuid.UUID) -> DeviceProfile:
-        """Every tenant has a ``default`` profile; created with the tenant."""
-        repo = DeviceProfileRepository(uow.connection)
-        existing = await repo.find_default(tenant_id)
-        if existing is not None:
-            return existing
-        profile = self._new_profile(tenant_id, DEFAULT_PROFILE_NAME, is_default=True)
-        await repo.add(profile)
-        return profile
-
-    def _new_profile(self, tenant_id: uuid.UUID, name: str, *, is_default: bool) -> DeviceProfile:
-        data = {
-            "configuration": {"type": "DEFAULT"},
-            "transportConfiguration": {"type": "DEFAULT"},
-            "provisionConfiguration": {"type": "DISABLED"},
-        }
-        return DeviceProfile(
-            new_id(),
-            tenant_id,
-            name,
-            "DEFAULT",
-            "DEFAULT",
-            "DISABLED",
-            is_default,
-            self._clock.now_ms(),
-            profile_data=data,
-        )
-
-    async def default_profile(self, uow: UnitOfWork, actor: Principal) -> DeviceProfile:
-        tenant_id = self._tenant_of(actor)
-        profile = await DeviceProfileRepository(uow.connection).find_default(tenant_id)
-        if profile is None:
-            raise NotFoundError("The tenant has no default device profile")
-        return profile
-
-    async def get_profile(
-        self, uow: UnitOfWork, actor: Principal, profile_id: uuid.UUID
-    ) -> DeviceProfile:
-        profile = await DeviceProfileRepository(uow.connection).get(profile_id)
-        if profile is None or profile.tenant_id != self._tenant_of(actor):
-            raise NotFoundError()
-        return profile
-
-    async def page_profiles(
-        self, uow: UnitOfWork, actor: Principal, request: PageRequest
-    ) -> tuple[list[DeviceProfile], int]:
-        return await DeviceProfileRepository(uow.connection).page(self._tenant_of(actor), request)
-
-    async def save_profile(
-        self, uow: UnitOfWork, actor: Principal, data: DeviceProfileSave
-    ) -> DeviceProfile:
-        tenant_id = self._tenant_admin_tenant(actor)
-        repo = DeviceProfileRepository(uow.connection)
-        clash = await repo.find_by_name(tenant_id, data.name)
-        if data.id is not None:
-            profile = await self.get_profile(uow, actor, data.id.id)
-        else:
-            profile = self._new_profile(tenant_id, data.name, is_default=False)
-        if clash is not None and clash.id != profile.id:
-            raise ConflictError("Device profile with such name already exists!")
-        if data.default and not profile.is_default:
-            await repo.clear_default(tenant_id)
-        saved = replace(
-            profile,
-            name=data.name,
-            description=data.description,
-            type=data.type,
-            transport_type=data.transport_type,
-            provision_type=data.provision_type,
-            is_default=data.default or profile.is_default,
-            profile_data=data.profile_data
-            if data.profile_data is not None
-            else profile.profile_data,
-        )
-        await (repo.update(saved) if data.id is not None else repo.add(saved))
-        return saved
-
-    async def delete_profile(
-        self, uow: UnitOfWork, actor: Principal, profile_id: uuid.UUID
-    ) -> None:
-        self._tenant_admin_tenant(actor)
-        profile = await self.get_profile(uow, actor, profile_id)
-        if profile.is_default:
-            raise InvalidArgumentError("The default device profile cannot be deleted")
-        repo = DeviceRepository(uow.connection)
-        if await repo.count_with_profile(profile.id):
-            raise InvalidArgumentError("The device profile is used by devices")
-        await DeviceProfileRepository(uow.connection).delete(profile.id)
+        self._profiles = profiles
 
     # --- devices -------------------------------------------------------------------------
     async def save_device(
         self, uow: UnitOfWork, actor: Principal, data: DeviceSave, access_token: str | None
     ) -> Device:
         """Create (with an access token, given or generated) or update a device."""
-        tenant_id = self._tenant_admin_tenant(actor)
+        tenant_id = tenant_admin_tenant(actor)
         profile = await self._profile_for(uow, actor, data)
         repo = DeviceRepository(uow.connection)
         clash = await repo.find_by_name(tenant_id, data.name)
@@ -178,21 +93,27 @@ class DeviceService:
         await self._add_token(uow, device.id, access_token)
         return device
 
+    async def save_device_with_credentials(
+        self, uow: UnitOfWork, actor: Principal, data: DeviceSave, credentials: CredentialsInput
+    ) -> Device:
+        """Create or update a device and set its credentials in the same unit of work."""
+        token = credentials.credentials_id if credentials.credentials_type == ACCESS_TOKEN else None
+        device = await self.save_device(uow, actor, data, token)
+        if data.id is not None or credentials.credentials_type != ACCESS_TOKEN:
+            full = CredentialsSave(deviceId=IdRef(id=device.id), **credentials.model_dump())
+            await self.save_credentials(uow, actor, full)
+        return device
+
     async def _profile_for(
         self, uow: UnitOfWork, actor: Principal, data: DeviceSave
     ) -> DeviceProfile:
         if data.device_profile_id is not None:
-            return await self.get_profile(uow, actor, data.device_profile_id.id)
-        tenant_id = self._tenant_of(actor)
-        repo = DeviceProfileRepository(uow.connection)
+            return await self._profiles.get_profile(uow, actor, data.device_profile_id.id)
+        tenant_id = tenant_of(actor)
         if data.type and data.type != DEFAULT_PROFILE_NAME:
             # As ThingsBoard: a device saved with only a type gets (or creates) that profile.
-            found = await repo.find_by_name(tenant_id, data.type)
-            if found is None:
-                found = self._new_profile(tenant_id, data.type, is_default=False)
-                await repo.add(found)
-            return found
-        return await self.ensure_default_profile(uow, tenant_id)
+            return await self._profiles.find_or_create(uow, tenant_id, data.type)
+        return await self._profiles.ensure_default_profile(uow, tenant_id)
 
     async def _add_token(self, uow: UnitOfWork, device_id: uuid.UUID, token: str | None) -> None:
         token = token if token is not None else random_token()
@@ -217,7 +138,7 @@ class DeviceService:
     async def find_device(
         self, uow: UnitOfWork, actor: Principal, name: str, operation: str = "READ"
     ) -> Device:
-        device = await DeviceRepository(uow.connection).find_by_name(self._tenant_of(actor), name)
+        device = await DeviceRepository(uow.connection).find_by_name(tenant_of(actor), name)
         return self._check(actor, device, operation)
 
     def _check(self, actor: Principal, device: Device | None, operation: str) -> Device:
@@ -232,7 +153,7 @@ class DeviceService:
     async def page_tenant_devices(
         self, uow: UnitOfWork, actor: Principal, request: PageRequest, device_type: str | None
     ) -> tuple[list[Device], int]:
-        tenant_id = self._tenant_admin_tenant(actor)
+        tenant_id = tenant_admin_tenant(actor)
         return await DeviceRepository(uow.connection).page(
             tenant_id, request, device_type=device_type
         )
@@ -245,7 +166,7 @@ class DeviceService:
         request: PageRequest,
         device_type: str | None,
     ) -> tuple[list[Device], int]:
-        tenant_id = self._tenant_of(actor)
+        tenant_id = tenant_of(actor)
         await self._customer_of_tenant(uow, tenant_id, customer_id)
         if not actor.sees_owner(tenant_id, customer_id) or not actor.allows("DEVICE", "READ"):
             raise PermissionDeniedError()
@@ -254,7 +175,7 @@ class DeviceService:
         )
 
     async def delete_device(self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID) -> None:
-        self._tenant_admin_tenant(actor)
+        tenant_admin_tenant(actor)
         device = await self.get_device(uow, actor, device_id, "DELETE")
         await AttributeRepository(uow.connection).delete_entity(device.id)
         await DeviceRepository(uow.connection).delete(device.id)
@@ -263,14 +184,14 @@ class DeviceService:
     async def assign_to_customer(
         self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID, customer_id: uuid.UUID
     ) -> Device:
-        tenant_id = self._tenant_admin_tenant(actor)
+        tenant_id = tenant_admin_tenant(actor)
         device = await self.get_device(uow, actor, device_id)
         await self._customer_of_tenant(uow, tenant_id, customer_id)
         await DeviceRepository(uow.connection).set_owner(device.id, customer_id)
         return await self.get_device(uow, actor, device.id)
 
     async def unassign(self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID) -> Device:
-        self._tenant_admin_tenant(actor)
+        tenant_admin_tenant(actor)
         device = await self.get_device(uow, actor, device_id)
         await DeviceRepository(uow.connection).set_owner(device.id, None)
         return await self.get_device(uow, actor, device.id)
@@ -368,14 +289,3 @@ class DeviceService:
             "passwordHash": keyed_hash(self._credentials_key, password) if password else None,
         }
         return f"mqtt-basic:{digest}", stored
-
-    # --- helpers -------------------------------------------------------------------------
-    def _tenant_of(self, actor: Principal) -> uuid.UUID:
-        if actor.tenant_id is None:
-            raise PermissionDeniedError()
-        return actor.tenant_id
-
-    def _tenant_admin_tenant(self, actor: Principal) -> uuid.UUID:
-        if not actor.is_tenant_admin or actor.tenant_id is None:
-            raise PermissionDeniedError()
-        return actor.tenant_id

@@ -30,21 +30,23 @@ router = APIRouter(tags=["device profiles"])
 async def default_profile_info(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal
 ) -> dict[str, Any]:
-    return device_profile_info_json(await platform.devices.default_profile(uow, actor))
+    return device_profile_info_json(await platform.device_profiles.default_profile(uow, actor))
 
 
 @router.get("/api/deviceProfileInfo/{profile_id}")
 async def profile_info(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, profile_id: uuid.UUID
 ) -> dict[str, Any]:
-    return device_profile_info_json(await platform.devices.get_profile(uow, actor, profile_id))
+    return device_profile_info_json(
+        await platform.device_profiles.get_profile(uow, actor, profile_id)
+    )
 
 
 @router.get("/api/deviceProfileInfos")
 async def profile_infos(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, page: PageDep
 ) -> dict[str, Any]:
-    items, total = await platform.devices.page_profiles(uow, actor, page)
+    items, total = await platform.device_profiles.page_profiles(uow, actor, page)
     return Page(items, total, page).to_json(device_profile_info_json)
 
 
@@ -52,7 +54,7 @@ async def profile_infos(
 async def profiles(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, page: PageDep
 ) -> dict[str, Any]:
-    items, total = await platform.devices.page_profiles(uow, actor, page)
+    items, total = await platform.device_profiles.page_profiles(uow, actor, page)
     return Page(items, total, page).to_json(device_profile_json)
 
 
@@ -60,7 +62,7 @@ async def profiles(
 async def get_profile(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, profile_id: uuid.UUID
 ) -> dict[str, Any]:
-    return device_profile_json(await platform.devices.get_profile(uow, actor, profile_id))
+    return device_profile_json(await platform.device_profiles.get_profile(uow, actor, profile_id))
 
 
 @router.post("/api/deviceProfile", openapi_extra=body_schema(DeviceProfileSave))
@@ -68,7 +70,7 @@ async def save_profile(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, body: JsonBody
 ) -> dict[str, Any]:
     data = validate_body(DeviceProfileSave, body)
-    profile = await platform.devices.save_profile(uow, actor, data)
+    profile = await platform.device_profiles.save_profile(uow, actor, data)
     await uow.commit()
     return device_profile_json(profile)
 
@@ -77,5 +79,5 @@ async def save_profile(
 async def delete_profile(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, profile_id: uuid.UUID
 ) -> None:
-    await platform.devices.delete_profile(uow, actor, profile_id)
+    await platform.device_profiles.delete_profile(uow, actor, profile_id)
     await uow.commit()

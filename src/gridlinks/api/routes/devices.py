@@ -17,7 +17,13 @@ from gridlinks.api.deps import (
     page_request,
     validate_body,
 )
-from gridlinks.devices.schemas import CredentialsSave, DeviceSave, credentials_json, device_json
+from gridlinks.devices.schemas import (
+    CredentialsSave,
+    DeviceSave,
+    DeviceWithCredentialsSave,
+    credentials_json,
+    device_json,
+)
 from gridlinks.errors import BadRequestError, InvalidArgumentError
 from gridlinks.kit.pagination import Page
 
@@ -39,6 +45,20 @@ async def save_device(
     Without ``deviceProfileId`` it gets the profile named by ``type``, else ``default``."""
     data = validate_body(DeviceSave, body)
     device = await platform.devices.save_device(uow, actor, data, access_token)
+    await uow.commit()
+    return device_json(device)
+
+
+@router.post("/api/device-with-credentials", openapi_extra=body_schema(DeviceWithCredentialsSave))
+async def save_device_with_credentials(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, body: JsonBody
+) -> dict[str, Any]:
+    """Create or update a device together with its credentials (``ACCESS_TOKEN`` or
+    ``MQTT_BASIC``): ``{"device": {...}, "credentials": {...}}``."""
+    data = validate_body(DeviceWithCredentialsSave, body)
+    device = await platform.devices.save_device_with_credentials(
+        uow, actor, data.device, data.credentials
+    )
     await uow.commit()
     return device_json(device)
 
