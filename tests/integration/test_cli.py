@@ -90,3 +90,27 @@ def test_unsupported_database_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("init", env=env)
     assert result.returncode == 2
     assert "supports postgresql and sqlite" in result.stderr
+
+
+def test_create_sysadmin_refuses_a_malformed_email_and_a_short_password(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, "")
+    bad_email = run_cli(
+        "create-sysadmin",
+        "--email",
+        "not-an-email",
+        env={**env, "GRIDLINKS_ADMIN_PASSWORD": "long-enough-1"},
+    )
+    assert bad_email.returncode == 2
+    assert "e-mail must look like" in bad_email.stderr
+    short = run_cli(
+        "create-sysadmin", "--email", "a@b.test", env={**env, "GRIDLINKS_ADMIN_PASSWORD": "123"}
+    )
+    assert short.returncode == 2
+    assert "at least 6 characters" in short.stderr
+    created = run_cli(
+        "create-sysadmin",
+        "--email",
+        "a@b.test",
+        env={**env, "GRIDLINKS_ADMIN_PASSWORD": "long-enough-1"},
+    )
+    assert created.returncode == 0, created.stderr  # the refused attempt left nothing behind

@@ -19,6 +19,7 @@ from gridlinks.accounts.domain import (
 from gridlinks.kit.ids import entity_id
 
 NAME_MAX = 255
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 
 
 class ApiModel(BaseModel):
@@ -53,7 +54,7 @@ class CustomerSave(ContactFields):
 
 class UserSave(ApiModel):
     id: IdRef | None = None
-    email: str = Field(min_length=3, max_length=NAME_MAX, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=NAME_MAX, pattern=EMAIL_PATTERN)
     authority: str = Field(max_length=32)
     tenant_id: IdRef | None = Field(default=None, alias="tenantId")
     customer_id: IdRef | None = Field(default=None, alias="customerId")

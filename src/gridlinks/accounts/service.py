@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -19,7 +20,13 @@ from gridlinks.accounts.domain import (
 from gridlinks.accounts.groups_repository import GroupRepository, RoleRepository
 from gridlinks.accounts.groups_service import GroupService
 from gridlinks.accounts.repository import CustomerRepository, TenantRepository, UserRepository
-from gridlinks.accounts.schemas import CustomerSave, TenantSave, UserSave
+from gridlinks.accounts.schemas import (
+    EMAIL_PATTERN,
+    NAME_MAX,
+    CustomerSave,
+    TenantSave,
+    UserSave,
+)
 from gridlinks.accounts.security import PasswordService, TokenPair, TokenService
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.errors import (
@@ -287,6 +294,8 @@ class AccountService:
 
     async def create_sys_admin(self, uow: UnitOfWork, email: str, password: str) -> User:
         """The first system administrator (``gridlinks init`` / ``create-sysadmin``)."""
+        if not re.fullmatch(EMAIL_PATTERN, email) or len(email) > NAME_MAX:
+            raise InvalidArgumentError("The e-mail must look like name@example.com")
         repo = UserRepository(uow.connection)
         if await repo.find_by_email(email.lower()) is not None:
             raise ConflictError("User with email already exists!")
