@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from gridlinks.accounts.activation import ActivationService
 from gridlinks.accounts.groups_service import GroupService
 from gridlinks.accounts.security import PasswordService, TokenService
 from gridlinks.accounts.service import AccountService
@@ -42,6 +43,7 @@ class Platform:
     database: Database
     clock: Clock
     accounts: AccountService
+    activation: ActivationService
     groups: GroupService
     devices: DeviceService
     device_profiles: DeviceProfileService
@@ -104,15 +106,22 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     groups = GroupService(clock)
     device_profiles = DeviceProfileService(clock)
     devices = DeviceService(clock, derive_key(secret, "device-credentials"), device_profiles)
+    passwords = PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     accounts = AccountService(
         clock,
-        PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib),
+        passwords,
         tokens,
         groups,
+        tenant_created_hooks=[device_profiles.ensure_default_profile],
+    )
+    activation = ActivationService(
+        clock,
+        passwords,
+        tokens,
+        accounts,
         activation_key=derive_key(secret, "activation"),
         activation_lifetime_seconds=settings.activation_token_lifetime_seconds,
         public_url=settings.public_url,
-        tenant_created_hooks=[device_profiles.ensure_default_profile],
     )
     attributes = AttributeService(clock)
     return Platform(
@@ -120,6 +129,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         database,
         clock,
         accounts,
+        activation,
         groups,
         devices,
         device_profiles,

@@ -99,6 +99,16 @@ BUILT_IN_GROUP_ROLES = {
     CUSTOMER_USERS: CUSTOMER_USER_ROLE,
 }
 
+MIN_PASSWORD_LENGTH = 6
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` is not acceptable, or ``None``."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Password must be at least {MIN_PASSWORD_LENGTH} characters long"
+    return None
+
+
 GROUP_TYPES = frozenset({"CUSTOMER", "ASSET", "DEVICE", "USER", "ENTITY_VIEW", "DASHBOARD", "EDGE"})
 ROLE_TYPES = frozenset({"GENERIC", "GROUP"})
 

@@ -16,6 +16,7 @@ from gridlinks.accounts.domain import (
     Tenant,
     User,
     merge_generic_permissions,
+    password_problem,
 )
 from gridlinks.accounts.groups_repository import GroupRepository, RoleRepository
 from gridlinks.accounts.groups_service import GroupService
@@ -39,9 +40,6 @@ from gridlinks.errors import (
 from gridlinks.kit.clock import Clock
 from gridlinks.kit.ids import new_id
 from gridlinks.kit.pagination import PageRequest
-from gridlinks.kit.secrets import keyed_hash, random_urlsafe
-
-MIN_PASSWORD_LENGTH = 6
 
 # Called inside the unit of work that creates a tenant (e.g. to add its default device profile).
 TenantCreatedHook = Callable[[UnitOfWork, uuid.UUID], Awaitable[object]]
@@ -56,18 +54,12 @@ class AccountService:
         passwords: PasswordService,
         tokens: TokenService,
         groups: GroupService,
-        activation_key: bytes,
-        activation_lifetime_seconds: int,
-        public_url: str,
         tenant_created_hooks: Sequence[TenantCreatedHook] = (),
     ) -> None:
         self._clock = clock
         self._passwords = passwords
         self._tokens = tokens
         self._groups = groups
-        self._activation_key = activation_key
-        self._activation_ms = activation_lifetime_seconds * 1000
-        self._public_url = public_url
         self._tenant_created_hooks = list(tenant_created_hooks)
 
     # --- sign-in -------------------------------------------------------------------------
@@ -358,55 +350,14 @@ class AccountService:
         await GroupRepository(uow.connection).remove_entity_everywhere(user.id)
         await UserRepository(uow.connection).delete(user.id)
 
-    # --- activation and passwords ----------------------------------------------------------
-    async def activation_link(self, uow: UnitOfWork, actor: Principal, user_id: uuid.UUID) -> str:
-        """A fresh link (the previous one stops working); only its hash is stored."""
-        user = await self.get_user(uow, actor, user_id)
-        if user.enabled:
-            raise InvalidArgumentError("User is already activated")
-        token = random_urlsafe(24)
-        expiry = self._clock.now_ms() + self._activation_ms
-        await UserRepository(uow.connection).set_activation(
-            user.id, keyed_hash(self._activation_key, token), expiry
-        )
-        return f"{self._public_url}/api/noauth/activate?activateToken={token}"
-
-    async def activate(self, uow: UnitOfWork, token: str, password: str) -> TokenPair:
-        repo = UserRepository(uow.connection)
-        found = await repo.find_by_activation(keyed_hash(self._activation_key, token))
-        if found is None or found[1] < self._clock.now_ms():
-            raise NotFoundError("Invalid or expired activation token")
-        user, _expiry = found
-        self._check_password_policy(password)
-        await repo.set_password_hash(user.id, self._passwords.hash(password))
-        await repo.set_activation(user.id, None, None)
-        enabled = replace(user, enabled=True)
-        await repo.update(enabled)
-        return self._tokens.issue_pair(enabled)
-
-    async def change_password(
-        self, uow: UnitOfWork, actor: Principal, current: str, new: str
-    ) -> TokenPair:
-        repo = UserRepository(uow.connection)
-        if not self._passwords.verify(await repo.password_hash(actor.user_id), current):
-            raise InvalidArgumentError("Current password doesn't match!")
-        self._check_password_policy(new)
-        await repo.set_password_hash(actor.user_id, self._passwords.hash(new))
-        user = await repo.get(actor.user_id)
-        assert user is not None
-        return self._tokens.issue_pair(user)
-
+    # --- passwords -----------------------------------------------------------------------
     async def set_password(self, uow: UnitOfWork, user: User, password: str) -> User:
         """Set a password and enable the user (used by ``init`` and the demo data)."""
-        self._check_password_policy(password)
+        problem = password_problem(password)
+        if problem:
+            raise InvalidArgumentError(problem)
         repo = UserRepository(uow.connection)
         await repo.set_password_hash(user.id, self._passwords.hash(password))
         enabled = replace(user, enabled=True)
         await repo.update(enabled)
         return enabled
-
-    def _check_password_policy(self, password: str) -> None:
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidArgumentError(
-                f"Password must be at least {MIN_PASSWORD_LENGTH} characters long"
-            )

@@ -61,7 +61,7 @@ async def activate(
 ) -> dict[str, Any]:
     """Set the password of a new user from its activation token and sign it in."""
     data = validate_body(ActivateRequest, body)
-    pair = await platform.accounts.activate(uow, data.activate_token, data.password)
+    pair = await platform.activation.activate(uow, data.activate_token, data.password)
     await uow.commit()
     return pair.to_json()
 
@@ -72,7 +72,7 @@ async def change_password(
 ) -> dict[str, Any]:
     """Change the signed-in user's password; answers a fresh token pair."""
     data = validate_body(ChangePasswordRequest, body)
-    pair = await platform.accounts.change_password(
+    pair = await platform.activation.change_password(
         uow, actor, data.current_password, data.new_password
     )
     await uow.commit()

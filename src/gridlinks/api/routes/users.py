@@ -72,7 +72,7 @@ async def activation_link(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, user_id: uuid.UUID
 ) -> str:
     """A plain-text link ending in ``?activateToken=...``; each call issues a new token."""
-    link = await platform.accounts.activation_link(uow, actor, user_id)
+    link = await platform.activation.activation_link(uow, actor, user_id)
     await uow.commit()
     return link
 
