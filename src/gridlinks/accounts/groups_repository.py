@@ -97,14 +97,6 @@ class GroupRepository:
         )
         return list((await self._c.execute(query)).scalars().all())
 
-    async def groups_of(self, entity_id: uuid.UUID) -> list[EntityGroup]:
-        query = (
-            entity_groups.select()
-            .join(entity_group_members, entity_group_members.c.group_id == entity_groups.c.id)
-            .where(entity_group_members.c.entity_id == entity_id)
-        )
-        return [_group(r) for r in (await self._c.execute(query)).all()]
-
 
 class RoleRepository:
     def __init__(self, connection: AsyncConnection) -> None:

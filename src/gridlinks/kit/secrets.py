@@ -29,8 +29,3 @@ def derive_key(server_secret: str, purpose: str) -> bytes:
 def keyed_hash(key: bytes, value: str) -> str:
     """HMAC-SHA256 of ``value`` as hex: what the database stores instead of a secret."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def hashes_equal(left: str, right: str) -> bool:
-    """Constant-time comparison of two hex digests."""
-    return hmac.compare_digest(left.encode(), right.encode())
