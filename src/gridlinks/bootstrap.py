@@ -1,22 +1,33 @@
 """Composition root: Settings -> database, keys, services.
 
-The only place that picks SQLite or PostgreSQL (and, later, memory or Redis). Nothing here runs at
-import time: call ``build_platform(settings)`` and ``await platform.close()`` when done.
+The only place that picks SQLite or PostgreSQL, and memory or Redis for rate limits and the bus.
+Nothing here runs at import time: call ``build_platform(settings)``, ``await platform.start()``
+and ``await platform.close()`` when done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from gridlinks.accounts.activation import ActivationService
 from gridlinks.accounts.groups_service import GroupService
 from gridlinks.accounts.security import PasswordService, TokenService
 from gridlinks.accounts.service import AccountService
 from gridlinks.attributes.service import AttributeService
+from gridlinks.audit.service import AuditLog
+from gridlinks.bus.base import Bus
+from gridlinks.bus.memory import MemoryBus
+from gridlinks.bus.redis import RedisBus
+from gridlinks.claiming.attributes import ClaimingDataHook
+from gridlinks.claiming.domain import LockoutPolicy
+from gridlinks.claiming.service import ClaimingService, ClaimPolicy
 from gridlinks.config import Settings
 from gridlinks.db.engine import Database, async_database_url, create_database
 from gridlinks.db.migrate import upgrade_schema
@@ -27,6 +38,9 @@ from gridlinks.devices.service import DeviceService
 from gridlinks.errors import ConfigurationError
 from gridlinks.kit.clock import Clock, SystemClock
 from gridlinks.kit.secrets import derive_key
+from gridlinks.limits.base import RateLimiter
+from gridlinks.limits.memory import MemoryRateLimiter
+from gridlinks.limits.redis import RedisRateLimiter
 
 log = logging.getLogger("gridlinks")
 
@@ -49,6 +63,10 @@ class Platform:
     device_profiles: DeviceProfileService
     attributes: AttributeService
     device_attributes: DeviceAttributeService
+    audit: AuditLog
+    claiming: ClaimingService
+    limiter: RateLimiter
+    bus: Bus
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self.database, write=write)
@@ -56,7 +74,30 @@ class Platform:
     async def migrate(self) -> None:
         await upgrade_schema(self.database)
 
+    async def start(self) -> None:
+        """Start what runs beside requests (the bus reader with Redis)."""
+        await self.bus.start()
+
+    async def housekeeping(self) -> None:
+        """Purge expired claim windows every ``housekeeping_interval_seconds``, until
+        cancelled. A failed round is logged and retried next time."""
+        while True:
+            await asyncio.sleep(self.settings.housekeeping_interval_seconds)
+            try:
+                async with self.unit_of_work() as uow:
+                    purged = await self.claiming.purge_expired(uow)
+                    await uow.commit()
+                if purged:
+                    log.info("purged %d expired claim windows", purged)
+            except Exception:
+                log.exception(
+                    "housekeeping failed; retrying in %.0f s",
+                    self.settings.housekeeping_interval_seconds,
+                )
+
     async def close(self) -> None:
+        await self.bus.close()
+        await self.limiter.close()
         await self.database.dispose()
 
 
@@ -105,7 +146,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     )
     groups = GroupService(clock)
     device_profiles = DeviceProfileService(clock)
-    devices = DeviceService(clock, derive_key(secret, "device-credentials"), device_profiles)
+    audit = AuditLog(clock)
+    devices = DeviceService(clock, derive_key(secret, "device-credentials"), device_profiles, audit)
     passwords = PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     accounts = AccountService(
         clock,
@@ -123,7 +165,10 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         activation_lifetime_seconds=settings.activation_token_lifetime_seconds,
         public_url=settings.public_url,
     )
-    attributes = AttributeService(clock)
+    claim_key = derive_key(secret, "claim-secret")
+    attributes = AttributeService(clock, hooks=[ClaimingDataHook(clock, claim_key)])
+    limiter, bus = _limiter_and_bus(settings, clock)
+    claiming = ClaimingService(clock, claim_key, claim_policy(settings), audit, limiter, bus)
     return Platform(
         settings,
         database,
@@ -135,4 +180,36 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         device_profiles,
         attributes,
         DeviceAttributeService(devices, attributes),
+        audit,
+        claiming,
+        limiter,
+        bus,
     )
+
+
+def claim_policy(settings: Settings) -> ClaimPolicy:
+    return ClaimPolicy(
+        allow_by_default=settings.claim_allow_by_default,
+        default_duration_ms=settings.claim_default_duration_ms,
+        lockout=LockoutPolicy(
+            after_failures=settings.claim_lockout_after_failures,
+            initial_seconds=settings.claim_lockout_initial_seconds,
+            max_seconds=settings.claim_lockout_max_seconds,
+        ),
+        user_attempts_per_minute=settings.claim_user_attempts_per_minute,
+        idempotency_ttl_seconds=settings.claim_idempotency_ttl_seconds,
+    )
+
+
+def _limiter_and_bus(settings: Settings, clock: Clock) -> tuple[RateLimiter, Bus]:
+    """Redis when ``GRIDLINKS_REDIS_URL`` is set (shared by every node), else in memory."""
+    if not settings.redis_url:
+        return MemoryRateLimiter(clock), MemoryBus()
+    try:
+        limiter_redis = Redis.from_url(settings.redis_url)
+        bus_redis = Redis.from_url(settings.redis_url)
+    except ValueError:
+        raise ConfigurationError(
+            "GRIDLINKS_REDIS_URL is not a Redis URL; use redis://host:6379/0"
+        ) from None
+    return RedisRateLimiter(limiter_redis, clock), RedisBus(bus_redis)

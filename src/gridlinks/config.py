@@ -44,6 +44,21 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
 
+    # Claiming (SPEC 3). ThingsBoard's security.claim.allowClaimingByDefault / .duration.
+    claim_allow_by_default: bool = True
+    claim_default_duration_ms: int = Field(default=86_400_000, ge=1)
+    # Brute force: after this many consecutive failures a device is locked for
+    # claim_lockout_initial_seconds, doubling on each further failure up to the maximum.
+    claim_lockout_after_failures: int = Field(default=5, ge=1)
+    claim_lockout_initial_seconds: int = Field(default=60, ge=1)
+    claim_lockout_max_seconds: int = Field(default=3600, ge=1)
+    # Claim attempts one user may make per minute (across all devices).
+    claim_user_attempts_per_minute: int = Field(default=30, ge=1)
+    # How long an Idempotency-Key of a successful claim is remembered.
+    claim_idempotency_ttl_seconds: int = Field(default=86400, ge=1)
+    # How often expired claim windows and idempotency records are purged.
+    housekeeping_interval_seconds: float = Field(default=60.0, gt=0)
+
     log_level: str = "INFO"
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
 

@@ -13,6 +13,7 @@ ThingsBoard ``errorCode``; each edge (REST API, later MQTT) renders it once::
     │   └── ConflictError (400, 31)  (ThingsBoard answers 400 for duplicates)
     ├── PayloadTooLargeError (413, 31)
     ├── TooManyRequestsError (429, 33)
+    ├── ServiceUnavailableError (503, 2)  (a backing service such as Redis is down)
     └── ConfigurationError (raised at start-up, never rendered to clients)
 
 Messages never contain secrets: callers pass field names, not values.
@@ -103,6 +104,14 @@ class TooManyRequestsError(GridLinksError):
     def __init__(self, message: str | None = None, retry_after_seconds: int = 60) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class ServiceUnavailableError(GridLinksError):
+    """A backing service (Redis) did not answer; the client may retry later."""
+
+    status = 503
+    error_code = 2
+    default_message = "Service temporarily unavailable, try again later"
 
 
 class ConfigurationError(GridLinksError):

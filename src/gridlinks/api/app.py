@@ -15,7 +15,18 @@ from fastapi.responses import RedirectResponse
 from gridlinks import __version__
 from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE, refuse_unstorable_url_text
 from gridlinks.api.errors import install_error_handlers
-from gridlinks.api.routes import attributes, auth, device_profiles, devices, groups, tenants, users
+from gridlinks.api.routes import (
+    attributes,
+    audit,
+    auth,
+    claiming,
+    device_api,
+    device_profiles,
+    devices,
+    groups,
+    tenants,
+    users,
+)
 from gridlinks.bootstrap import Platform
 
 log = logging.getLogger("gridlinks.http")
@@ -43,7 +54,8 @@ def create_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     # Literal paths (/api/tenant/devices, /api/user/devices) before templated ones
     # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins.
-    for module in (auth, devices, device_profiles, attributes, groups, users, tenants):
+    routers = (auth, claiming, devices, device_profiles, attributes, groups, users, tenants)
+    for module in (*routers, audit, device_api):
         app.include_router(module.router)
     _add_docs_redirects(app)
     app.middleware("http")(_log_requests)

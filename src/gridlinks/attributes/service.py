@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from gridlinks.attributes.domain import (
     SCOPES,
@@ -17,11 +18,26 @@ from gridlinks.errors import InvalidArgumentError
 from gridlinks.kit.clock import Clock
 
 
+class AttributeHook(Protocol):
+    """Lets a feature take part in attribute writes (claiming owns ``claimingData``)."""
+
+    async def before_save(
+        self, uow: UnitOfWork, entity_id: uuid.UUID, scope: str, values: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Validate, act on, and possibly rewrite (mask) the values about to be stored."""
+        ...
+
+    async def before_delete(
+        self, uow: UnitOfWork, entity_id: uuid.UUID, scope: str, keys: Sequence[str]
+    ) -> None: ...
+
+
 class AttributeService:
     """Save, read and delete the attributes of an entity the caller may reach."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, hooks: Sequence[AttributeHook] = ()) -> None:
         self._clock = clock
+        self._hooks = list(hooks)
 
     async def save(
         self, uow: UnitOfWork, entity_type: str, entity_id: uuid.UUID, scope: str, values: Any
@@ -29,6 +45,8 @@ class AttributeService:
         problem = scope_problem(scope, for_write=True) or values_problem(values)
         if problem:
             raise InvalidArgumentError(problem)
+        for hook in self._hooks:
+            values = await hook.before_save(uow, entity_id, scope, values)
         await AttributeRepository(uow.connection).upsert(
             entity_type, entity_id, scope, values, self._clock.now_ms()
         )
@@ -55,4 +73,6 @@ class AttributeService:
             raise InvalidArgumentError(problem)
         if not keys:
             raise InvalidArgumentError("keys must name at least one attribute")
+        for hook in self._hooks:
+            await hook.before_delete(uow, entity_id, scope, keys)
         await AttributeRepository(uow.connection).delete(entity_id, scope, keys)

@@ -78,8 +78,15 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
         )
         server = _HttpServer(config)
         _stop_on_signals(server)
+        await platform.start()
+        housekeeping = asyncio.create_task(platform.housekeeping(), name="housekeeping")
         log.info("GridLinks HTTP listening on http://%s:%d (API docs at /swagger-ui)", host, port)
-        await server.serve(sockets=[http_socket])
+        try:
+            await server.serve(sockets=[http_socket])
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
         log.info("GridLinks stopped")
     finally:
         await platform.close()

@@ -202,3 +202,56 @@ group_permissions = sa.Table(
     sa.Column("created_time", sa.BigInteger, nullable=False),
     sa.Index("ix_group_permissions_user_group", "user_group_id"),
 )
+
+# Claim windows (SPEC 3.1): at most one per device and source ("device" announcement, "server"
+# claimingData attribute). The secret is an HMAC under a key that is not in the database.
+claim_windows = sa.Table(
+    "claim_windows",
+    metadata,
+    sa.Column(
+        "device_id", sa.Uuid, sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("source", sa.String(16), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    # Consecutive failed claims against this window, and until when claims are refused (429).
+    sa.Column("failed_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until_ms", sa.BigInteger, nullable=False, default=0),
+    sa.Index("ix_claim_windows_expires_at_ms", "expires_at_ms"),
+)
+
+# A successful claim remembered under the caller's Idempotency-Key, so a retry gets the same 200.
+claim_idempotency = sa.Table(
+    "claim_idempotency",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("idempotency_key", sa.String(255), primary_key=True),
+    sa.Column("device_name", sa.String(255), nullable=False),
+    sa.Column("response_json", sa.Text, nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_claim_idempotency_created_time", "created_time"),
+)
+
+# ThingsBoard's audit log: who did what to which entity, with outcome and (GridLinks) the reason.
+audit_logs = sa.Table(
+    "audit_logs",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("customer_id", sa.Uuid),
+    sa.Column("entity_type", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.Uuid),
+    sa.Column("entity_name", sa.String(255)),
+    sa.Column("user_id", sa.Uuid),
+    sa.Column("user_name", sa.String(255)),
+    sa.Column("action_type", sa.String(64), nullable=False),
+    sa.Column("action_data", sa.JSON),
+    sa.Column("action_status", sa.String(16), nullable=False),
+    sa.Column("action_failure_details", sa.Text),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_audit_logs_tenant_time", "tenant_id", "created_time"),
+    sa.Index("ix_audit_logs_entity_time", "entity_id", "created_time"),
+)

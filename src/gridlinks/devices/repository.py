@@ -42,8 +42,13 @@ class DeviceRepository:
         row = (await self._c.execute(devices.select().where(devices.c.id == device_id))).first()
         return _device(row) if row else None
 
-    async def find_by_name(self, tenant_id: uuid.UUID, name: str) -> Device | None:
+    async def find_by_name(
+        self, tenant_id: uuid.UUID, name: str, *, for_update: bool = False
+    ) -> Device | None:
+        """``for_update`` locks the row (PostgreSQL) until the transaction ends."""
         query = devices.select().where(devices.c.tenant_id == tenant_id, devices.c.name == name)
+        if for_update:
+            query = query.with_for_update()
         row = (await self._c.execute(query)).first()
         return _device(row) if row else None
 
@@ -54,6 +59,24 @@ class DeviceRepository:
             .values(customer_id=customer_id, version=devices.c.version + 1)
         )
         await self._c.execute(query)
+
+    async def assign_if_unassigned(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+        """Give an unassigned device to ``customer_id``; ``False`` when someone else was first."""
+        query = (
+            devices.update()
+            .where(devices.c.id == device_id, devices.c.customer_id.is_(None))
+            .values(customer_id=customer_id, version=devices.c.version + 1)
+        )
+        return (await self._c.execute(query)).rowcount == 1
+
+    async def unassign_if_owned_by(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+        """Return a device to its tenant if ``customer_id`` still owns it."""
+        query = (
+            devices.update()
+            .where(devices.c.id == device_id, devices.c.customer_id == customer_id)
+            .values(customer_id=None, version=devices.c.version + 1)
+        )
+        return (await self._c.execute(query)).rowcount == 1
 
     async def delete(self, device_id: uuid.UUID) -> None:
         await self._c.execute(devices.delete().where(devices.c.id == device_id))

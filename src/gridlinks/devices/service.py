@@ -6,10 +6,12 @@ import hashlib
 import uuid
 from dataclasses import replace
 
-from gridlinks.accounts.domain import Principal
+from gridlinks.accounts.domain import Customer, Principal
 from gridlinks.accounts.repository import CustomerRepository
 from gridlinks.accounts.schemas import IdRef
 from gridlinks.attributes.repository import AttributeRepository
+from gridlinks.audit.domain import ASSIGNED_TO_CUSTOMER, UNASSIGNED_FROM_CUSTOMER
+from gridlinks.audit.service import AuditAction, AuditLog
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.domain import (
     ACCESS_TOKEN,
@@ -29,6 +31,7 @@ from gridlinks.devices.schemas import (
     DeviceSave,
 )
 from gridlinks.errors import (
+    AuthenticationError,
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
@@ -47,11 +50,16 @@ class DeviceService:
     """Devices of a tenant: CRUD, ownership and credentials."""
 
     def __init__(
-        self, clock: Clock, credentials_key: bytes, profiles: DeviceProfileService
+        self,
+        clock: Clock,
+        credentials_key: bytes,
+        profiles: DeviceProfileService,
+        audit: AuditLog,
     ) -> None:
         self._clock = clock
         self._credentials_key = credentials_key
         self._profiles = profiles
+        self._audit = audit
 
     # --- devices -------------------------------------------------------------------------
     async def save_device(
@@ -127,6 +135,16 @@ class DeviceService:
             DeviceCredentials(new_id(), device_id, ACCESS_TOKEN, token, self._clock.now_ms())
         )
 
+    async def authenticate_access_token(self, uow: UnitOfWork, token: str) -> Device:
+        """The device whose access token this is (device APIs); unknown -> 401."""
+        credentials = await CredentialsRepository(uow.connection).find(token) if token else None
+        if credentials is None or credentials.credentials_type != ACCESS_TOKEN:
+            raise AuthenticationError("Invalid device access token")
+        device = await DeviceRepository(uow.connection).get(credentials.device_id)
+        if device is None:
+            raise AuthenticationError("Invalid device access token")
+        return device
+
     async def get_device(
         self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID, operation: str = "READ"
     ) -> Device:
@@ -186,15 +204,40 @@ class DeviceService:
     ) -> Device:
         tenant_id = tenant_admin_tenant(actor)
         device = await self.get_device(uow, actor, device_id)
-        await self._customer_of_tenant(uow, tenant_id, customer_id)
+        customer = await self._customer_of_tenant(uow, tenant_id, customer_id)
         await DeviceRepository(uow.connection).set_owner(device.id, customer_id)
+        if device.customer_id != customer_id:
+            data = {"assignedCustomerId": str(customer_id), "assignedCustomerName": customer.title}
+            await self._audit_owner_change(uow, actor, device, ASSIGNED_TO_CUSTOMER, data)
         return await self.get_device(uow, actor, device.id)
 
     async def unassign(self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID) -> Device:
         tenant_admin_tenant(actor)
         device = await self.get_device(uow, actor, device_id)
         await DeviceRepository(uow.connection).set_owner(device.id, None)
+        if device.customer_id is not None:
+            data = {"unassignedCustomerId": str(device.customer_id)}
+            await self._audit_owner_change(uow, actor, device, UNASSIGNED_FROM_CUSTOMER, data)
         return await self.get_device(uow, actor, device.id)
+
+    async def _audit_owner_change(
+        self,
+        uow: UnitOfWork,
+        actor: Principal,
+        device: Device,
+        action_type: str,
+        data: dict[str, str],
+    ) -> None:
+        action = AuditAction(
+            tenant_id=device.tenant_id,
+            customer_id=device.customer_id if action_type == UNASSIGNED_FROM_CUSTOMER else None,
+            action_type=action_type,
+            entity_type="DEVICE",
+            entity_id=device.id,
+            entity_name=device.name,
+            data={"entityId": str(device.id), **data},
+        )
+        await self._audit.record(uow, action, actor)
 
     async def change_owner(
         self,
@@ -217,10 +260,11 @@ class DeviceService:
 
     async def _customer_of_tenant(
         self, uow: UnitOfWork, tenant_id: uuid.UUID, customer_id: uuid.UUID
-    ) -> None:
+    ) -> Customer:
         customer = await CustomerRepository(uow.connection).get(customer_id)
         if customer is None or customer.tenant_id != tenant_id:
             raise NotFoundError("Customer not found")
+        return customer
 
     # --- credentials ---------------------------------------------------------------------
     async def get_credentials(

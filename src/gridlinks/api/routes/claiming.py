@@ -1,0 +1,101 @@
+"""Claiming: customers claim and release devices by name (ThingsBoard's paths and answers)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gridlinks.api.deps import (
+    CurrentPrincipal,
+    JsonBody,
+    PlatformDep,
+    UnitOfWorkDep,
+    body_schema,
+    validate_body,
+)
+from gridlinks.claiming.domain import ClaimDataError, ClaimResponse, secret_text
+from gridlinks.claiming.service import ClaimResult
+from gridlinks.errors import (
+    InvalidArgumentError,
+    PermissionDeniedError,
+    TooManyRequestsError,
+)
+from gridlinks.kit.ids import NULL_UUID
+
+router = APIRouter(tags=["claiming"])
+
+DeviceName = Annotated[str, Field(max_length=255)]
+
+
+class ClaimRequest(BaseModel):
+    """``{"secretKey": "..."}``; a missing body or key means the empty key."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    secret_key: str | None = Field(default=None, alias="secretKey")
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> str | None:
+        try:
+            return secret_text(value)
+        except ClaimDataError as exc:
+            raise ValueError(str(exc)) from None
+
+
+@router.post(
+    "/api/customer/device/{device_name}/claim",
+    openapi_extra=body_schema(ClaimRequest, required=False),
+    responses={
+        200: {"description": '`{"device": {...}, "response": "SUCCESS"}`'},
+        400: {"description": 'bare JSON string `"FAILURE"` or `"CLAIMED"`'},
+        429: {"description": "too many attempts; see Retry-After"},
+    },
+)
+async def claim_device(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    device_name: str,
+    body: JsonBody,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    sub_customer_id: Annotated[uuid.UUID | None, Query(alias="subCustomerId")] = None,
+) -> Any:
+    """Claim a device of the caller's tenant with its secret key (customer users with
+    ``CLAIM_DEVICES``). ``Idempotency-Key`` makes a retried successful claim answer 200 again."""
+    if sub_customer_id is not None and sub_customer_id != NULL_UUID:
+        raise InvalidArgumentError("subCustomerId is not supported; devices go to your customer")
+    request = validate_body(ClaimRequest, body if body is not None else {})
+    result = await platform.claiming.claim(
+        uow, actor, device_name, request.secret_key or "", idempotency_key
+    )
+    await uow.commit()
+    return claim_answer(result)
+
+
+def claim_answer(result: ClaimResult) -> Any:
+    """ThingsBoard's answers: 200 with the ClaimResult, else 400 with a bare JSON string."""
+    if result.response is ClaimResponse.SUCCESS:
+        return result.body
+    if result.response is ClaimResponse.LOCKED:
+        raise TooManyRequestsError(
+            "Too many claim attempts; try again later", result.retry_after_seconds
+        )
+    if result.response is ClaimResponse.DENIED:
+        raise PermissionDeniedError()
+    return JSONResponse(result.response.value, status_code=400)
+
+
+@router.delete("/api/customer/device/{device_name}/claim")
+async def release_device(
+    platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_name: str
+) -> Response:
+    """Release (re-claim) a device: it returns to the tenant and can be claimed again.
+    Tenant admins: any device of the tenant; customer users: their customer's devices."""
+    await platform.claiming.release(uow, actor, device_name)
+    await uow.commit()
+    return Response(status_code=200)

@@ -1,0 +1,1 @@
+"""Pub/sub for events after commit: in memory (one process) or Redis (every node)."""

@@ -1,0 +1,1 @@
+"""Device claiming: claim windows, the claim decision, release (SPEC 3)."""

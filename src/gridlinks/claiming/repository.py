@@ -1,0 +1,124 @@
+"""All SQL of claiming: claim windows, conditional ownership changes, idempotency records."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gridlinks.claiming.domain import ClaimWindow, WindowSource
+from gridlinks.db.tables import claim_idempotency, claim_windows
+
+
+def _window(row: sa.Row[Any]) -> ClaimWindow:
+    values = dict(row._mapping)
+    values["source"] = WindowSource(values["source"])
+    return ClaimWindow(**values)
+
+
+class ClaimWindowRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def of_device(
+        self, device_id: uuid.UUID, *, for_update: bool = False
+    ) -> list[ClaimWindow]:
+        """The device's windows. ``for_update`` locks them (PostgreSQL) so that concurrent
+        claims of one device take turns; SQLite's single writer does that already."""
+        query = claim_windows.select().where(claim_windows.c.device_id == device_id)
+        if for_update:
+            query = query.with_for_update()
+        return [_window(r) for r in (await self._c.execute(query)).all()]
+
+    async def put(self, window: ClaimWindow) -> None:
+        """Open or replace the window of ``(device, source)``. A replaced window keeps its
+        failure count and lock: rotating the key does not lift a lock-out."""
+        values = {
+            "device_id": window.device_id,
+            "source": window.source.value,
+            "secret_hash": window.secret_hash,
+            "expires_at_ms": window.expires_at_ms,
+            "created_time": window.created_time,
+            "failed_attempts": window.failed_attempts,
+            "locked_until_ms": window.locked_until_ms,
+        }
+        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(claim_windows).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[claim_windows.c.device_id, claim_windows.c.source],
+            set_={
+                "secret_hash": statement.excluded.secret_hash,
+                "expires_at_ms": statement.excluded.expires_at_ms,
+                "created_time": statement.excluded.created_time,
+            },
+        )
+        await self._c.execute(statement)
+
+    async def delete(self, device_id: uuid.UUID, source: WindowSource | None = None) -> None:
+        query = claim_windows.delete().where(claim_windows.c.device_id == device_id)
+        if source is not None:
+            query = query.where(claim_windows.c.source == source.value)
+        await self._c.execute(query)
+
+    async def count_failure(self, window: ClaimWindow) -> int:
+        """One more consecutive failure on ``window``; returns the new count."""
+        query = (
+            claim_windows.update()
+            .where(
+                claim_windows.c.device_id == window.device_id,
+                claim_windows.c.source == window.source.value,
+            )
+            .values(failed_attempts=claim_windows.c.failed_attempts + 1)
+            .returning(claim_windows.c.failed_attempts)
+        )
+        count = (await self._c.execute(query)).scalar_one_or_none()
+        return int(count or 0)
+
+    async def lock(self, window: ClaimWindow, until_ms: int) -> None:
+        query = (
+            claim_windows.update()
+            .where(
+                claim_windows.c.device_id == window.device_id,
+                claim_windows.c.source == window.source.value,
+            )
+            .values(locked_until_ms=until_ms)
+        )
+        await self._c.execute(query)
+
+    async def purge_expired(self, now_ms: int) -> int:
+        """Delete windows that expired and are not holding a lock-out."""
+        query = claim_windows.delete().where(
+            claim_windows.c.expires_at_ms < now_ms, claim_windows.c.locked_until_ms < now_ms
+        )
+        return (await self._c.execute(query)).rowcount
+
+
+class IdempotencyRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def find(self, user_id: uuid.UUID, key: str) -> sa.Row[Any] | None:
+        query = claim_idempotency.select().where(
+            claim_idempotency.c.user_id == user_id, claim_idempotency.c.idempotency_key == key
+        )
+        return (await self._c.execute(query)).first()
+
+    async def add(
+        self, user_id: uuid.UUID, key: str, device_name: str, response_json: str, now_ms: int
+    ) -> None:
+        await self._c.execute(
+            claim_idempotency.insert().values(
+                user_id=user_id,
+                idempotency_key=key,
+                device_name=device_name,
+                response_json=response_json,
+                created_time=now_ms,
+            )
+        )
+
+    async def purge_older_than(self, cutoff_ms: int) -> int:
+        query = claim_idempotency.delete().where(claim_idempotency.c.created_time < cutoff_ms)
+        return (await self._c.execute(query)).rowcount

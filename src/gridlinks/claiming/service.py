@@ -1,0 +1,359 @@
+"""Use cases of claiming: open windows, claim, release (SPEC 3).
+
+Every use case runs in the caller's unit of work; the caller commits, also after a refused
+claim (so the failure count and the audit entry are kept), and events reach the bus only after
+that commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gridlinks.accounts.domain import Principal
+from gridlinks.accounts.repository import CustomerRepository
+from gridlinks.attributes.domain import SERVER_SCOPE
+from gridlinks.attributes.repository import AttributeRepository
+from gridlinks.audit.domain import (
+    ASSIGNED_TO_CUSTOMER,
+    ATTRIBUTES_UPDATED,
+    UNASSIGNED_FROM_CUSTOMER,
+)
+from gridlinks.audit.service import AuditAction, AuditLog
+from gridlinks.bus.base import Bus, Event
+from gridlinks.claiming.domain import (
+    CLAIMING_ALLOWED,
+    CLAIMING_DATA,
+    ClaimDataError,
+    ClaimDecision,
+    ClaimReason,
+    ClaimResponse,
+    ClaimWindow,
+    LockoutPolicy,
+    WindowSource,
+    announcement_refusal,
+    decide_claim,
+    parse_announcement,
+    window_expiry_ms,
+)
+from gridlinks.claiming.repository import ClaimWindowRepository, IdempotencyRepository
+from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.devices.domain import Device
+from gridlinks.devices.repository import DeviceRepository
+from gridlinks.devices.schemas import device_json
+from gridlinks.errors import (
+    BadRequestError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from gridlinks.kit.clock import Clock
+from gridlinks.kit.secrets import keyed_hash
+from gridlinks.limits.base import RateLimiter
+
+DEVICE_CLAIMED = "DeviceClaimed"
+DEVICE_RELEASED = "DeviceReleased"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """The claiming settings (``GRIDLINKS_CLAIM_*``)."""
+
+    allow_by_default: bool = True
+    default_duration_ms: int = 86_400_000
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    user_attempts_per_minute: int = 30
+    idempotency_ttl_seconds: int = 86_400
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The answer to a claim: ``body`` is the 200 JSON on success."""
+
+    response: ClaimResponse
+    body: dict[str, Any] | None = None
+    retry_after_seconds: int = 0
+
+
+class ClaimingService:
+    """Claim windows, claims and releases of a tenant's devices."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        secret_hash_key: bytes,
+        policy: ClaimPolicy,
+        audit: AuditLog,
+        limiter: RateLimiter,
+        bus: Bus,
+    ) -> None:
+        self._clock = clock
+        self._key = secret_hash_key
+        self._policy = policy
+        self._audit = audit
+        self._limiter = limiter
+        self._bus = bus
+
+    def secret_hash(self, secret_key: str) -> str:
+        return keyed_hash(self._key, secret_key)
+
+    # --- opening windows ----------------------------------------------------------------
+    async def announce(self, uow: UnitOfWork, device: Device, payload: Any) -> bool:
+        """A device announces ``{"secretKey", "durationMs"}`` (HTTP, MQTT, gateway).
+
+        Returns whether a window was opened. A refusal (device assigned, or claiming not
+        allowed) is not an error for the device - ThingsBoard acknowledges those too - but it
+        is audited."""
+        try:
+            announcement = parse_announcement(payload)
+        except ClaimDataError as exc:
+            raise BadRequestError(str(exc)) from None
+        refusal = announcement_refusal(
+            device.customer_id,
+            self._policy.allow_by_default,
+            await self._claiming_allowed(uow, device)
+            if not self._policy.allow_by_default
+            else None,
+        )
+        if refusal is not None:
+            await self._audit_announcement(uow, device, refusal)
+            return False
+        now = self._clock.now_ms()
+        expiry = window_expiry_ms(now, announcement.duration_ms, self._policy.default_duration_ms)
+        window = ClaimWindow(
+            device.id, WindowSource.DEVICE, self.secret_hash(announcement.secret_key), expiry, now
+        )
+        await ClaimWindowRepository(uow.connection).put(window)
+        return True
+
+    async def _claiming_allowed(self, uow: UnitOfWork, device: Device) -> Any:
+        values = await AttributeRepository(uow.connection).read(
+            device.id, [SERVER_SCOPE], [CLAIMING_ALLOWED]
+        )
+        return values[0].value if values else None
+
+    async def _audit_announcement(
+        self, uow: UnitOfWork, device: Device, reason: ClaimReason
+    ) -> None:
+        action = AuditAction(
+            tenant_id=device.tenant_id,
+            customer_id=device.customer_id,
+            action_type=ATTRIBUTES_UPDATED,
+            entity_type="DEVICE",
+            entity_id=device.id,
+            entity_name=device.name,
+            success=False,
+            failure_details=f"claim window refused: {reason.value}",
+            data={"claimWindow": {"source": WindowSource.DEVICE.value, "reason": reason.value}},
+        )
+        await self._audit.record(uow, action)
+
+    # --- claiming ----------------------------------------------------------------------
+    async def claim(
+        self,
+        uow: UnitOfWork,
+        actor: Principal,
+        device_name: str,
+        secret_key: str,
+        idempotency_key: str | None = None,
+    ) -> ClaimResult:
+        """A customer user claims a device of its tenant by name and secret key (SPEC 3.2)."""
+        if not actor.is_customer_user or actor.tenant_id is None or actor.customer_id is None:
+            raise PermissionDeniedError()
+        if not device_name.strip():
+            raise BadRequestError("Parameter 'deviceName' can't be empty!")
+        if idempotency_key is not None:
+            replay = await self._replay(uow, actor, device_name, idempotency_key)
+            if replay is not None:
+                return replay
+        retry_after = await self._limiter.hit(
+            f"claim-user:{actor.user_id}", self._policy.user_attempts_per_minute, 60
+        )
+        device = await DeviceRepository(uow.connection).find_by_name(
+            actor.tenant_id, device_name, for_update=True
+        )
+        if device is None:
+            raise NotFoundError()
+        if retry_after:
+            await self._audit_claim(uow, actor, device, ClaimReason.RATE_LIMITED, None)
+            return ClaimResult(ClaimResponse.LOCKED, retry_after_seconds=retry_after)
+        if not actor.allows("DEVICE", "CLAIM_DEVICES"):
+            await self._audit_claim(uow, actor, device, ClaimReason.NOT_ALLOWED, None)
+            return ClaimResult(ClaimResponse.DENIED)
+        windows = await ClaimWindowRepository(uow.connection).of_device(device.id, for_update=True)
+        now = self._clock.now_ms()
+        decision = decide_claim(windows, self.secret_hash(secret_key), device.customer_id, now)
+        return await self._apply(uow, actor, device, decision, idempotency_key)
+
+    async def _apply(
+        self,
+        uow: UnitOfWork,
+        actor: Principal,
+        device: Device,
+        decision: ClaimDecision,
+        idempotency_key: str | None,
+    ) -> ClaimResult:
+        windows = ClaimWindowRepository(uow.connection)
+        if decision.count_failure and decision.window is not None:
+            await self._count_failure(windows, decision.window)
+        reason, response = decision.reason, decision.response
+        assert actor.customer_id is not None
+        if decision.assign and not await DeviceRepository(uow.connection).assign_if_unassigned(
+            device.id, actor.customer_id
+        ):
+            reason, response = ClaimReason.ALREADY_CLAIMED, ClaimResponse.CLAIMED
+        if decision.consume_windows:
+            await windows.delete(device.id)
+            await AttributeRepository(uow.connection).delete(
+                device.id, SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA]
+            )
+        await self._audit_claim(uow, actor, device, reason, decision.window)
+        if response is not ClaimResponse.SUCCESS:
+            return ClaimResult(response, retry_after_seconds=decision.retry_after_seconds)
+        claimed = replace(device, customer_id=actor.customer_id, version=device.version + 1)
+        body = {"device": device_json(claimed), "response": ClaimResponse.SUCCESS.value}
+        if idempotency_key is not None:
+            await IdempotencyRepository(uow.connection).add(
+                actor.user_id, idempotency_key, device.name, json.dumps(body), self._clock.now_ms()
+            )
+        self._publish_after_commit(uow, DEVICE_CLAIMED, claimed, actor, actor.customer_id)
+        return ClaimResult(response, body)
+
+    async def _count_failure(self, windows: ClaimWindowRepository, window: ClaimWindow) -> None:
+        failures = await windows.count_failure(window)
+        lock_seconds = self._policy.lockout.lock_seconds(failures)
+        if lock_seconds:
+            await windows.lock(window, self._clock.now_ms() + lock_seconds * 1000)
+
+    async def _replay(
+        self, uow: UnitOfWork, actor: Principal, device_name: str, key: str
+    ) -> ClaimResult | None:
+        if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+            raise InvalidArgumentError(
+                f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters"
+            )
+        row = await IdempotencyRepository(uow.connection).find(actor.user_id, key)
+        if row is None:
+            return None
+        if row.device_name != device_name:
+            raise InvalidArgumentError("This Idempotency-Key was used to claim another device")
+        return ClaimResult(ClaimResponse.SUCCESS, json.loads(row.response_json))
+
+    async def _audit_claim(
+        self,
+        uow: UnitOfWork,
+        actor: Principal,
+        device: Device,
+        reason: ClaimReason,
+        window: ClaimWindow | None,
+    ) -> None:
+        success = reason is ClaimReason.CLAIMED
+        data: dict[str, Any] = {
+            "entityId": str(device.id),
+            "assignedCustomerId": str(actor.customer_id),
+            "claim": {"reason": reason.value, "source": window.source.value if window else None},
+        }
+        if success:
+            data["assignedCustomerName"] = await self._customer_title(uow, actor.customer_id)
+        action = AuditAction(
+            tenant_id=device.tenant_id,
+            customer_id=actor.customer_id,
+            action_type=ASSIGNED_TO_CUSTOMER,
+            entity_type="DEVICE",
+            entity_id=device.id,
+            entity_name=device.name,
+            success=success,
+            failure_details=None if success else f"claim refused: {reason.value}",
+            data=data,
+        )
+        await self._audit.record(uow, action, actor)
+
+    async def _customer_title(self, uow: UnitOfWork, customer_id: uuid.UUID | None) -> str | None:
+        if customer_id is None:
+            return None
+        customer = await CustomerRepository(uow.connection).get(customer_id)
+        return customer.title if customer else None
+
+    # --- releasing ---------------------------------------------------------------------
+    async def release(self, uow: UnitOfWork, actor: Principal, device_name: str) -> None:
+        """Return a device to its tenant (SPEC 3.3): tenant admins any device of the tenant,
+        customer users with ``CLAIM_DEVICES`` only their own customer's devices."""
+        if actor.is_sys_admin or actor.tenant_id is None:
+            raise PermissionDeniedError()
+        if not device_name.strip():
+            raise BadRequestError("Parameter 'deviceName' can't be empty!")
+        device = await DeviceRepository(uow.connection).find_by_name(
+            actor.tenant_id, device_name, for_update=True
+        )
+        if device is None:
+            raise NotFoundError()
+        if not actor.allows("DEVICE", "CLAIM_DEVICES"):
+            raise PermissionDeniedError()
+        if actor.is_customer_user and device.customer_id != actor.customer_id:
+            raise PermissionDeniedError()
+        await ClaimWindowRepository(uow.connection).delete(device.id, WindowSource.DEVICE)
+        previous = device.customer_id
+        if previous is None:
+            return
+        await DeviceRepository(uow.connection).unassign_if_owned_by(device.id, previous)
+        if not self._policy.allow_by_default:
+            await AttributeRepository(uow.connection).upsert(
+                "DEVICE", device.id, SERVER_SCOPE, {CLAIMING_ALLOWED: True}, self._clock.now_ms()
+            )
+        await self._audit_release(uow, actor, device, previous)
+        self._publish_after_commit(uow, DEVICE_RELEASED, device, actor, previous)
+
+    async def _audit_release(
+        self, uow: UnitOfWork, actor: Principal, device: Device, previous: uuid.UUID
+    ) -> None:
+        action = AuditAction(
+            tenant_id=device.tenant_id,
+            customer_id=None,
+            action_type=UNASSIGNED_FROM_CUSTOMER,
+            entity_type="DEVICE",
+            entity_id=device.id,
+            entity_name=device.name,
+            data={
+                "entityId": str(device.id),
+                "unassignedCustomerId": str(previous),
+                "unassignedCustomerName": await self._customer_title(uow, previous),
+            },
+        )
+        await self._audit.record(uow, action, actor)
+
+    def _publish_after_commit(
+        self,
+        uow: UnitOfWork,
+        name: str,
+        device: Device,
+        actor: Principal,
+        customer_id: uuid.UUID,
+    ) -> None:
+        event = Event(
+            name,
+            {
+                "tenantId": str(device.tenant_id),
+                "deviceId": str(device.id),
+                "deviceName": device.name,
+                "customerId": str(customer_id),
+                "userId": str(actor.user_id),
+                "ts": self._clock.now_ms(),
+            },
+        )
+
+        async def publish() -> None:
+            await self._bus.publish(event)
+
+        uow.after_commit(publish)
+
+    # --- housekeeping ------------------------------------------------------------------
+    async def purge_expired(self, uow: UnitOfWork) -> int:
+        """Delete expired windows and old idempotency records; returns windows deleted."""
+        now = self._clock.now_ms()
+        purged = await ClaimWindowRepository(uow.connection).purge_expired(now)
+        cutoff = now - self._policy.idempotency_ttl_seconds * 1000
+        await IdempotencyRepository(uow.connection).purge_older_than(cutoff)
+        return purged

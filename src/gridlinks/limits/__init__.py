@@ -1,0 +1,1 @@
+"""Rate limits behind one small interface: in memory (one process) or Redis (shared)."""
