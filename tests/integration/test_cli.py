@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,37 @@ async def test_init_demo_twice_creates_the_demo_accounts_once(
             "/api/tenant/devices?pageSize=50&page=0", headers={"X-Authorization": f"Bearer {token}"}
         )
         assert devices.json()["totalElements"] == 3  # not doubled by the second init
+
+
+async def test_init_demo_prints_claim_codes_the_demo_customer_can_claim_with(
+    tmp_path: Path, database_url: str, platform: Platform
+) -> None:
+    env = cli_env(tmp_path, database_url)
+    run_cli("init", "--demo", env=env)
+    second = run_cli("init", "--demo", env=env)
+    codes = dict(
+        re.findall(
+            r"^  (Demo Thermostat \d)\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})$",
+            second.stdout,
+            re.MULTILINE,
+        )
+    )
+    assert set(codes) == {"Demo Thermostat 1", "Demo Thermostat 2", "Demo Thermostat 3"}
+    transport = httpx.ASGITransport(app=create_app(platform))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        login = await client.post(
+            "/api/auth/login", json={"username": "customer@gridlinks.local", "password": "customer"}
+        )
+        headers = {"X-Authorization": f"Bearer {login.json()['token']}"}
+        path = "/api/customer/device/Demo Thermostat 1/claim"
+        claimed = await client.post(
+            path, headers=headers, json={"secretKey": codes["Demo Thermostat 1"]}
+        )
+        assert claimed.status_code == 200, claimed.text
+        assert claimed.json()["response"] == "SUCCESS"
+    third = run_cli("init", "--demo", env=env)
+    assert "Demo Thermostat 1 " not in third.stdout  # claimed: no new code
+    assert "Demo Thermostat 2 " in third.stdout
 
 
 def test_help_explains_every_command(tmp_path: Path) -> None:

@@ -79,12 +79,18 @@ async def _init(settings: Settings, demo: bool) -> None:
         print("schema is up to date")
         if demo:
             async with platform.unit_of_work() as uow:
-                summary = await seed_demo(uow, platform.accounts, platform.devices)
+                summary = await seed_demo(
+                    uow, platform.accounts, platform.devices, platform.attributes, platform.clock
+                )
                 await uow.commit()
             print("demo accounts (e-mail / password):")
             for what, email, password in summary.accounts:
                 print(f"  {email:28} {password:10} {what}")
-            print("demo devices (unclaimed): " + ", ".join(summary.devices))
+            if summary.claim_codes:
+                print("unclaimed demo devices and their claim codes (new codes on every run;")
+                print("sign in as customer@gridlinks.local and claim one):")
+                for name, code in summary.claim_codes:
+                    print(f"  {name:28} {code}")
     finally:
         await platform.close()
 
