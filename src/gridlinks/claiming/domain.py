@@ -34,6 +34,7 @@ class ClaimResponse(StrEnum):
     CLAIMED = "CLAIMED"
     LOCKED = "LOCKED"  # 429 with Retry-After
     DENIED = "DENIED"  # 403: no CLAIM_DEVICES permission
+    NOT_FOUND = "NOT_FOUND"  # 404: no device of that name in the caller's tenant
 
 
 class ClaimReason(StrEnum):
@@ -47,6 +48,7 @@ class ClaimReason(StrEnum):
     LOCKED = "locked"
     RATE_LIMITED = "rate limited"
     NOT_ALLOWED = "not allowed"
+    UNKNOWN_DEVICE = "unknown device"
 
 
 @dataclass(frozen=True)

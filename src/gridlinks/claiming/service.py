@@ -175,13 +175,16 @@ class ClaimingService:
         device = await DeviceRepository(uow.connection).find_by_name(
             actor.tenant_id, device_name, for_update=True
         )
-        if device is None:
-            raise NotFoundError()
+        # Over the limit, the answer is 429 whether the device exists or not: names cannot be
+        # probed that way either.
         if retry_after:
-            await self._audit_claim(uow, actor, device, ClaimReason.RATE_LIMITED, None)
+            await self._audit_claim(uow, actor, device_name, device, ClaimReason.RATE_LIMITED)
             return ClaimResult(ClaimResponse.LOCKED, retry_after_seconds=retry_after)
+        if device is None:
+            await self._audit_claim(uow, actor, device_name, None, ClaimReason.UNKNOWN_DEVICE)
+            return ClaimResult(ClaimResponse.NOT_FOUND)
         if not actor.allows("DEVICE", "CLAIM_DEVICES"):
-            await self._audit_claim(uow, actor, device, ClaimReason.NOT_ALLOWED, None)
+            await self._audit_claim(uow, actor, device_name, device, ClaimReason.NOT_ALLOWED)
             return ClaimResult(ClaimResponse.DENIED)
         windows = await ClaimWindowRepository(uow.connection).of_device(device.id, for_update=True)
         now = self._clock.now_ms()
@@ -210,7 +213,7 @@ class ClaimingService:
             await AttributeRepository(uow.connection).delete(
                 device.id, SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA]
             )
-        await self._audit_claim(uow, actor, device, reason, decision.window)
+        await self._audit_claim(uow, actor, device.name, device, reason, decision.window)
         if response is not ClaimResponse.SUCCESS:
             return ClaimResult(response, retry_after_seconds=decision.retry_after_seconds)
         claimed = replace(device, customer_id=actor.customer_id, version=device.version + 1)
@@ -246,25 +249,27 @@ class ClaimingService:
         self,
         uow: UnitOfWork,
         actor: Principal,
-        device: Device,
+        device_name: str,
+        device: Device | None,
         reason: ClaimReason,
-        window: ClaimWindow | None,
+        window: ClaimWindow | None = None,
     ) -> None:
+        assert actor.tenant_id is not None
         success = reason is ClaimReason.CLAIMED
         data: dict[str, Any] = {
-            "entityId": str(device.id),
+            "entityId": str(device.id) if device else None,
             "assignedCustomerId": str(actor.customer_id),
             "claim": {"reason": reason.value, "source": window.source.value if window else None},
         }
         if success:
             data["assignedCustomerName"] = await self._customer_title(uow, actor.customer_id)
         action = AuditAction(
-            tenant_id=device.tenant_id,
+            tenant_id=actor.tenant_id,
             customer_id=actor.customer_id,
             action_type=ASSIGNED_TO_CUSTOMER,
             entity_type="DEVICE",
-            entity_id=device.id,
-            entity_name=device.name,
+            entity_id=device.id if device else None,
+            entity_name=device_name[:255],
             success=success,
             failure_details=None if success else f"claim refused: {reason.value}",
             data=data,

@@ -21,6 +21,7 @@ from gridlinks.claiming.domain import ClaimDataError, ClaimResponse, secret_text
 from gridlinks.claiming.service import ClaimResult
 from gridlinks.errors import (
     InvalidArgumentError,
+    NotFoundError,
     PermissionDeniedError,
     TooManyRequestsError,
 )
@@ -48,7 +49,7 @@ class ClaimRequest(BaseModel):
 
 
 @router.post(
-    "/api/customer/device/{device_name}/claim",
+    "/api/customer/device/{device_name:path}/claim",
     openapi_extra=body_schema(ClaimRequest, required=False),
     responses={
         200: {"description": '`{"device": {...}, "response": "SUCCESS"}`'},
@@ -87,10 +88,12 @@ def claim_answer(result: ClaimResult) -> Any:
         )
     if result.response is ClaimResponse.DENIED:
         raise PermissionDeniedError()
+    if result.response is ClaimResponse.NOT_FOUND:
+        raise NotFoundError()
     return JSONResponse(result.response.value, status_code=400)
 
 
-@router.delete("/api/customer/device/{device_name}/claim")
+@router.delete("/api/customer/device/{device_name:path}/claim")
 async def release_device(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_name: str
 ) -> Response:
