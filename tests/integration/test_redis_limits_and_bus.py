@@ -178,6 +178,15 @@ async def test_unreachable_redis_makes_the_limiter_unavailable() -> None:
         await limiter.close()
 
 
+async def test_bus_start_without_redis_is_a_clear_error() -> None:
+    bus = RedisBus(Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1))
+    try:
+        with pytest.raises(ServiceUnavailableError, match="GRIDLINKS_REDIS_URL"):
+            await bus.start()
+    finally:
+        await bus.close()
+
+
 # --- bus -------------------------------------------------------------------------------------
 async def eventually(condition: Callable[[], bool]) -> None:
     """Wait for ``condition`` (a delivery over Redis takes a moment)."""
@@ -337,11 +346,6 @@ async def test_malformed_message_is_ignored_and_later_events_still_arrive(
 
 
 @pytest.mark.redis
-@pytest.mark.xfail(
-    strict=True,
-    reason="bus/redis.py _read: dict(payload['data']) turns a list of pairs into a dict, so a "
-    "message whose data is not a JSON object is delivered instead of ignored",
-)
 async def test_message_whose_data_is_not_an_object_is_ignored(
     nodes: tuple[RedisBus, RedisBus], redis: Redis, channel: str
 ) -> None:

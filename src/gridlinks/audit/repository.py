@@ -20,6 +20,7 @@ from gridlinks.kit.pagination import PageRequest
 class AuditFilter:
     """Optional conditions; the tenant always comes from the caller."""
 
+    entity_type: str | None = None
     entity_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None
     user_id: uuid.UUID | None = None
@@ -63,6 +64,7 @@ def _conditions(where: AuditFilter) -> list[sa.ColumnElement[bool]]:
     c = audit_logs.c
     conditions: list[sa.ColumnElement[bool]] = []
     optional: list[tuple[Any, sa.ColumnElement[bool]]] = [
+        (where.entity_type, c.entity_type == where.entity_type),
         (where.entity_id, c.entity_id == where.entity_id),
         (where.customer_id, c.customer_id == where.customer_id),
         (where.user_id, c.user_id == where.user_id),

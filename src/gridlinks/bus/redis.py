@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from gridlinks.bus.base import Event, EventHandler
 from gridlinks.bus.memory import Subscribers
+from gridlinks.errors import ServiceUnavailableError
 
 log = logging.getLogger("gridlinks.bus")
 CHANNEL = "gridlinks:events"
@@ -34,7 +35,17 @@ class RedisBus:
         if self._reader is not None:
             return
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(self._channel)
+        try:
+            await self._pubsub.subscribe(self._channel)
+            # Read the subscription's confirmation: events published from now on reach us.
+            await self._pubsub.get_message(timeout=1.0)
+        except RedisError as exc:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
+            raise ServiceUnavailableError(
+                f"cannot reach Redis ({type(exc).__name__}); start Redis or check "
+                "GRIDLINKS_REDIS_URL (leave it empty for the embedded, single-node mode)"
+            ) from None
         self._reader = asyncio.create_task(self._read(self._pubsub), name="gridlinks-bus")
 
     async def publish(self, event: Event) -> None:
@@ -58,10 +69,8 @@ class RedisBus:
                 continue
             if message is None or message.get("type") != "message":
                 continue
-            try:
-                payload = json.loads(message["data"])
-                event = Event(str(payload["name"]), dict(payload["data"]))
-            except (ValueError, KeyError, TypeError):
+            event = _event(message["data"])
+            if event is None:
                 log.warning("ignored a malformed message on %s", self._channel)
                 continue
             await self._subscribers.deliver(event)
@@ -76,3 +85,16 @@ class RedisBus:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None
         await self._redis.aclose()
+
+
+def _event(raw: bytes | str) -> Event | None:
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    name, data = payload.get("name"), payload.get("data")
+    if not isinstance(name, str) or not isinstance(data, dict):
+        return None
+    return Event(name, data)

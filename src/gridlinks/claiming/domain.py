@@ -1,14 +1,16 @@
 """Claiming rules (SPEC 3), pure: no database, no clock, no I/O.
 
 The claim decision is ``decide_claim(windows, presented_secret_hash, device_customer_id,
-now_ms, policy)``: the service computes the HMAC of the presented key, loads the windows and the
-device, and applies the returned ``ClaimDecision`` in one transaction.
+now_ms)``: the service computes the HMAC of the presented key, loads the windows and the device,
+and applies the returned ``ClaimDecision`` in one transaction (counting a failure and locking
+the window under ``LockoutPolicy`` when the decision says so).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -76,8 +78,8 @@ class LockoutPolicy:
         extra = failed_attempts - self.after_failures
         if extra < 0:
             return 0
-        # Cap the exponent: beyond 2**12 minutes the maximum applies anyway.
-        seconds: int = self.initial_seconds * 2 ** min(extra, 12)
+        # Cap the exponent only where the maximum applies anyway (keeps the number small).
+        seconds: int = self.initial_seconds * 2 ** min(extra, self.max_seconds.bit_length())
         return min(seconds, self.max_seconds)
 
 
@@ -195,6 +197,9 @@ def secret_text(value: Any) -> str:
     return text
 
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,19}")
+
+
 def _integer(value: Any, name: str) -> int:
     if value is None:
         return 0
@@ -204,7 +209,7 @@ def _integer(value: Any, name: str) -> int:
         result = value
     elif isinstance(value, float) and value.is_integer():
         result = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
         result = int(value.strip())
     else:
         raise ClaimDataError(f"{name} must be a number of milliseconds")
@@ -241,6 +246,11 @@ def parse_claiming_data(value: Any) -> ServerClaimData:
     secret = value.get("secretKey")
     if secret is not None and not isinstance(secret, str):
         raise ClaimDataError("claimingData.secretKey must be a string")
+    if secret == MASKED_SECRET:
+        # A script read the attribute back and wrote it again: that would set the key "******".
+        raise ClaimDataError(
+            "claimingData.secretKey is the masked value read back; write the real secret key"
+        )
     expiration = _integer(value["expirationTime"], "claimingData.expirationTime")
     return ServerClaimData(secret_text(secret), expiration)
 

@@ -228,9 +228,12 @@ class DeviceService:
         action_type: str,
         data: dict[str, str],
     ) -> None:
+        # As ThingsBoard: an assignment is filed under the new customer, an unassignment
+        # under none (the previous customer is in the data).
+        assigned = data.get("assignedCustomerId")
         action = AuditAction(
             tenant_id=device.tenant_id,
-            customer_id=device.customer_id if action_type == UNASSIGNED_FROM_CUSTOMER else None,
+            customer_id=uuid.UUID(assigned) if assigned else None,
             action_type=action_type,
             entity_type="DEVICE",
             entity_id=device.id,

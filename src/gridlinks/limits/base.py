@@ -16,3 +16,9 @@ class RateLimiter(Protocol):
     async def close(self) -> None:
         """Release connections, if any."""
         ...
+
+
+def seconds_until_window_end(now_ms: int, window: int, window_seconds: int) -> int:
+    """Whole seconds, rounded up, from ``now_ms`` to the end of fixed window ``window``."""
+    remaining_ms = (window + 1) * window_seconds * 1000 - now_ms
+    return max(1, -(-remaining_ms // 1000))

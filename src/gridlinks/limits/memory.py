@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gridlinks.kit.clock import Clock
+from gridlinks.limits.base import seconds_until_window_end
 
 _PRUNE_EVERY_HITS = 10_000
 
@@ -16,17 +17,17 @@ class MemoryRateLimiter:
         self._hits = 0
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int:
-        now_s = self._clock.now_ms() / 1000
-        window = int(now_s // window_seconds)
+        now_ms = self._clock.now_ms()
+        window = now_ms // (window_seconds * 1000)
         slot = (f"{window_seconds}:{key}", window)
         count = self._counts.get(slot, 0) + 1
         self._counts[slot] = count
         self._hits += 1
         if self._hits % _PRUNE_EVERY_HITS == 0:
-            self._prune(now_s)
+            self._prune(now_ms / 1000)
         if count <= limit:
             return 0
-        return max(1, int((window + 1) * window_seconds - now_s + 0.999))
+        return seconds_until_window_end(now_ms, window, window_seconds)
 
     def _prune(self, now_s: float) -> None:
         for slot in list(self._counts):

@@ -7,6 +7,7 @@ from redis.exceptions import RedisError
 
 from gridlinks.errors import ServiceUnavailableError
 from gridlinks.kit.clock import Clock
+from gridlinks.limits.base import seconds_until_window_end
 
 PREFIX = "gridlinks:ratelimit:"
 
@@ -19,8 +20,8 @@ class RedisRateLimiter:
         self._clock = clock
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int:
-        now_s = self._clock.now_ms() / 1000
-        window = int(now_s // window_seconds)
+        now_ms = self._clock.now_ms()
+        window = now_ms // (window_seconds * 1000)
         name = f"{PREFIX}{window_seconds}:{key}:{window}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -31,7 +32,7 @@ class RedisRateLimiter:
             raise ServiceUnavailableError("Rate limit store (Redis) is unavailable") from exc
         if int(count) <= limit:
             return 0
-        return max(1, int((window + 1) * window_seconds - now_s + 0.999))
+        return seconds_until_window_end(now_ms, window, window_seconds)
 
     async def close(self) -> None:
         await self._redis.aclose()

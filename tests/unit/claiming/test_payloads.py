@@ -100,12 +100,6 @@ def test_non_numeric_string_duration_is_refused() -> None:
             parse_announcement({"durationMs": duration})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="claiming/domain.py _integer: str.isdigit() admits '²' and lstrip('-') admits '--5', "
-    "then int() raises a plain ValueError instead of ClaimDataError (callers only catch "
-    "ClaimDataError)",
-)
 @pytest.mark.parametrize("duration", ["--5", "²", "-²"])
 def test_malformed_digit_string_duration_is_refused_as_claim_data(duration: str) -> None:
     with pytest.raises(ClaimDataError):
@@ -321,11 +315,6 @@ def test_refused_json_string_is_not_kept_as_the_cause() -> None:
     assert refused.value.__suppress_context__
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="claiming/domain.py _integer: an expirationTime of '--' + digits passes the "
-    "isdigit() check and int() raises a plain ValueError that quotes the value",
-)
 def test_digit_secret_in_a_malformed_expiration_time_is_refused_without_echo() -> None:
     with pytest.raises(ClaimDataError) as refused:
         parse_claiming_data({"secretKey": "80417265", "expirationTime": "--80417265"})
@@ -348,3 +337,9 @@ def test_masked_claiming_data_never_contains_the_key(secret: str, expires_ms: in
     masked = masked_claiming_data(ServerClaimData(secret, expires_ms))
     assert masked == {"secretKey": MASKED_SECRET, "expirationTime": expires_ms}
     assert secret not in masked.values()
+
+
+def test_claiming_data_read_back_masked_cannot_be_written_again() -> None:
+    masked = masked_claiming_data(ServerClaimData("real-key", 1_700_000_000_000))
+    with pytest.raises(ClaimDataError, match="masked"):
+        parse_claiming_data(masked)

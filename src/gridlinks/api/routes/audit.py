@@ -42,7 +42,7 @@ class AuditQuery:
         self.end_time = end_time
         self.action_types = [t.strip() for t in (action_types or "").split(",") if t.strip()]
 
-    def filter(self, **scope: uuid.UUID) -> AuditFilter:
+    def filter(self, **scope: Any) -> AuditFilter:
         return AuditFilter(
             start_time=self.start_time,
             end_time=self.end_time,
@@ -81,7 +81,7 @@ async def entity_audit_logs(
     """The audit entries of one entity (e.g. ``DEVICE``) of the caller's tenant."""
     if not entity_type.isalpha() or len(entity_type) > 32:
         raise InvalidArgumentError("entityType must be an entity type such as DEVICE")
-    where = query.filter(entity_id=entity_id)
+    where = query.filter(entity_type=entity_type.upper(), entity_id=entity_id)
     items, total = await platform.audit.page(uow, actor, page, where)
     return Page(items, total, page).to_json(audit_json)
 
