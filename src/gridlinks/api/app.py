@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridlinks import __version__
 from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE, refuse_unstorable_url_text
@@ -58,7 +58,7 @@ def create_app(platform: Platform) -> FastAPI:
     for module in (*routers, audit, device_api):
         app.include_router(module.router)
     _add_docs_redirects(app)
-    app.middleware("http")(_log_requests)
+    app.add_middleware(RequestLogMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -71,15 +71,34 @@ def _add_docs_redirects(app: FastAPI) -> None:
         app.add_api_route(path, to_swagger, include_in_schema=False)
 
 
-async def _log_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    path = _TOKEN_IN_PATH.sub(r"\1***", request.url.path)
-    log.info("%s %s -> %d (%.1f ms)", request.method, path, response.status_code, elapsed_ms)
-    return response
+class RequestLogMiddleware:
+    """One log line per request: method, path (device tokens masked), status, duration.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` costs an extra task and
+    stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            path = _TOKEN_IN_PATH.sub(r"\1***", scope["path"])
+            log.info("%s %s -> %d (%.1f ms)", scope["method"], path, status, elapsed_ms)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -24,7 +24,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_platform(request: Request) -> Platform:
+# Dependencies are ``async def``: FastAPI runs plain ``def`` dependencies in a worker thread,
+# which costs a thread hop on every request.
+
+
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -41,7 +45,7 @@ async def get_unit_of_work(request: Request, platform: PlatformDep) -> AsyncIter
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
-def refuse_unstorable_url_text(request: Request) -> None:
+async def refuse_unstorable_url_text(request: Request) -> None:
     """Path and query values go to the database as text: NUL characters there are the client's
     mistake (PostgreSQL cannot store them), so answer 400 before any query runs."""
     values = [request.scope["path"], *request.query_params.keys(), *request.query_params.values()]
@@ -143,4 +147,14 @@ def page_request(
     return PageRequest.build(page_size, page, text_search, sort_property, sort_order)
 
 
-PageDep = Annotated[PageRequest, Depends(page_request)]
+async def _page_dependency(
+    page_size: Annotated[int, Query(alias="pageSize")],
+    page: Annotated[int, Query()],
+    text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
+    sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
+    sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,
+) -> PageRequest:
+    return page_request(page_size, page, text_search, sort_property, sort_order)
+
+
+PageDep = Annotated[PageRequest, Depends(_page_dependency)]

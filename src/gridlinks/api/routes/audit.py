@@ -16,7 +16,7 @@ from gridlinks.kit.pagination import Page, PageRequest
 router = APIRouter(tags=["audit log"])
 
 
-def audit_page(
+async def audit_page(
     page_size: Annotated[int, Query(alias="pageSize")],
     page: Annotated[int, Query()],
     text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
@@ -33,10 +33,7 @@ class AuditQuery:
     """``startTime``, ``endTime`` (epoch ms) and ``actionTypes`` (comma separated)."""
 
     def __init__(
-        self,
-        start_time: Annotated[int | None, Query(alias="startTime", ge=0)] = None,
-        end_time: Annotated[int | None, Query(alias="endTime", ge=0)] = None,
-        action_types: Annotated[str | None, Query(alias="actionTypes", max_length=2000)] = None,
+        self, start_time: int | None, end_time: int | None, action_types: str | None
     ) -> None:
         self.start_time = start_time
         self.end_time = end_time
@@ -51,7 +48,15 @@ class AuditQuery:
         )
 
 
-AuditQueryDep = Annotated[AuditQuery, Depends()]
+async def audit_query(
+    start_time: Annotated[int | None, Query(alias="startTime", ge=0)] = None,
+    end_time: Annotated[int | None, Query(alias="endTime", ge=0)] = None,
+    action_types: Annotated[str | None, Query(alias="actionTypes", max_length=2000)] = None,
+) -> AuditQuery:
+    return AuditQuery(start_time, end_time, action_types)
+
+
+AuditQueryDep = Annotated[AuditQuery, Depends(audit_query)]
 
 
 @router.get("/api/audit/logs")
