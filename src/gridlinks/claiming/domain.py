@@ -96,10 +96,17 @@ class ClaimDecision:
     retry_after_seconds: int = 0
 
 
-def effective_window(windows: Iterable[ClaimWindow]) -> ClaimWindow | None:
-    """The device window while present, else the server window (SPEC 3.1.4)."""
+def effective_window(windows: Iterable[ClaimWindow], now_ms: int) -> ClaimWindow | None:
+    """The window a claim is decided on (SPEC 3.1.4): the device window while it is open,
+    else the server window; an expired device window only decides when there is no server
+    window (so that the answer is "expired"). An expired announcement must not hide the
+    tenant's valid ``claimingData`` until housekeeping purges it."""
     by_source = {w.source: w for w in windows}
-    return by_source.get(WindowSource.DEVICE) or by_source.get(WindowSource.SERVER)
+    device = by_source.get(WindowSource.DEVICE)
+    server = by_source.get(WindowSource.SERVER)
+    if device is not None and (now_ms <= device.expires_at_ms or server is None):
+        return device
+    return server
 
 
 def secrets_equal(stored_hash: str, presented_hash: str) -> bool:
@@ -114,7 +121,7 @@ def decide_claim(
     now_ms: int,
 ) -> ClaimDecision:
     """SPEC 3.2: the table, plus the lock-out of a window under brute force."""
-    window = effective_window(windows)
+    window = effective_window(windows, now_ms)
     unassigned = device_customer_id is None
     if window is None:
         if unassigned:

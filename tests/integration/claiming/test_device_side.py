@@ -6,8 +6,6 @@ The first tests replay ThingsBoard's own claiming test sequence (reference §10)
 
 from __future__ import annotations
 
-import pytest
-
 from gridlinks.bootstrap import Platform
 from tests.integration.claiming.conftest import (
     PAGE,
@@ -288,12 +286,6 @@ async def test_server_window_counts_once_the_device_window_is_gone(
     assert_claimed_by(await claim(api, shop.buyer, shop.name, "server-key"), shop.customer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decide_claim (claiming/domain.py) takes the device window even when it has expired, "
-    "and a failure keeps the window: until housekeeping purges it, the tenant's valid "
-    "claimingData answers FAILURE (ThingsBoard evicts the expired entry on the first attempt)",
-)
 async def test_expired_device_window_does_not_hide_a_valid_server_window(
     api: Api, shop: Shop
 ) -> None:

@@ -161,10 +161,16 @@ def test_device_window_takes_precedence_over_the_server_window() -> None:
     assert (decision.reason, decision.window) == (ClaimReason.WRONG_KEY, device)
 
 
-def test_expired_device_window_still_hides_a_valid_server_window() -> None:
+def test_expired_device_window_gives_way_to_the_server_window() -> None:
     device = create_window(WindowSource.DEVICE, secret="device-key", expires_at_ms=NOW_MS - 1)
     server = create_window(WindowSource.SERVER, secret="server-key")
-    assert claim([device, server], "server-key").reason is ClaimReason.EXPIRED
+    decision = claim([device, server], "server-key")
+    assert (decision.response, decision.window) == (ClaimResponse.SUCCESS, server)
+
+
+def test_expired_device_window_alone_answers_expired() -> None:
+    device = create_window(WindowSource.DEVICE, secret="device-key", expires_at_ms=NOW_MS - 1)
+    assert claim([device], "device-key").reason is ClaimReason.EXPIRED
 
 
 def test_server_window_is_used_when_there_is_no_device_window() -> None:
@@ -173,13 +179,16 @@ def test_server_window_is_used_when_there_is_no_device_window() -> None:
     assert (decision.response, decision.window) == (ClaimResponse.SUCCESS, server)
 
 
-def test_effective_window_prefers_the_device_window_in_any_order() -> None:
+def test_effective_window_prefers_the_open_device_window_in_any_order() -> None:
     device = create_window(WindowSource.DEVICE)
     server = create_window(WindowSource.SERVER)
-    assert effective_window([device, server]) == device
-    assert effective_window([server, device]) == device
-    assert effective_window([server]) == server
-    assert effective_window([]) is None
+    expired = create_window(WindowSource.DEVICE, expires_at_ms=NOW_MS - 1)
+    assert effective_window([device, server], NOW_MS) == device
+    assert effective_window([server, device], NOW_MS) == device
+    assert effective_window([server], NOW_MS) == server
+    assert effective_window([expired, server], NOW_MS) == server
+    assert effective_window([expired], NOW_MS) == expired
+    assert effective_window([], NOW_MS) is None
 
 
 # --- every cell ------------------------------------------------------------------------------
@@ -248,6 +257,20 @@ def expected_decision(cell: Cell, windows: list[ClaimWindow]) -> ClaimDecision:
             return ClaimDecision(ClaimResponse.FAILURE, ClaimReason.NO_WINDOW)
         return ClaimDecision(ClaimResponse.CLAIMED, ClaimReason.ALREADY_CLAIMED)
     window = windows[-1]  # the device window when there are both (see windows_of)
+    if cell.layout == "both windows" and cell.expiry == "1 ms after expiry":
+        # An expired device window gives way to the (open, matching) server window.
+        window = windows[0]
+        if unassigned:
+            return ClaimDecision(
+                ClaimResponse.SUCCESS,
+                ClaimReason.CLAIMED,
+                window,
+                assign=True,
+                consume_windows=True,
+            )
+        return ClaimDecision(
+            ClaimResponse.CLAIMED, ClaimReason.ALREADY_CLAIMED, window, consume_windows=True
+        )
     if cell.lock == "locked 90.5 s":
         return ClaimDecision(
             ClaimResponse.LOCKED, ClaimReason.LOCKED, window, retry_after_seconds=91
@@ -325,7 +348,7 @@ def attempts(draw: st.DrawFn) -> Attempt:
 def test_success_only_with_an_open_unexpired_matching_window_on_an_unassigned_device(
     attempt: Attempt,
 ) -> None:
-    window = effective_window(attempt.windows)
+    window = effective_window(attempt.windows, NOW_MS)
     succeeds = (
         window is not None
         and window.locked_until_ms <= NOW_MS
@@ -348,7 +371,7 @@ def test_claimed_never_assigns(attempt: Attempt) -> None:
 
 @given(attempts())
 def test_wrong_key_never_consumes_the_windows(attempt: Attempt) -> None:
-    window = effective_window(attempt.windows)
+    window = effective_window(attempt.windows, NOW_MS)
     if window is not None and window.secret_hash != hashed(attempt.presented):
         decision = attempt.decide()
         assert not decision.consume_windows
@@ -365,7 +388,7 @@ def test_windows_are_consumed_only_by_the_right_key_on_a_valid_window(attempt: A
 
 
 @given(claim_windows(WindowSource.DEVICE), claim_windows(WindowSource.SERVER), owners, st.data())
-def test_device_window_always_decides_over_the_server_window(
+def test_open_device_window_always_decides_over_the_server_window(
     device: tuple[ClaimWindow, str],
     server: tuple[ClaimWindow, str],
     owner: uuid.UUID | None,
@@ -373,8 +396,9 @@ def test_device_window_always_decides_over_the_server_window(
 ) -> None:
     presented = hashed(data.draw(st.sampled_from([device[1], server[1]]) | secrets))
     both = decide_claim([server[0], device[0]], presented, owner, NOW_MS)
-    assert both == decide_claim([device[0]], presented, owner, NOW_MS)
-    assert both.window == device[0]
+    decider = device[0] if device[0].expires_at_ms >= NOW_MS else server[0]
+    assert both == decide_claim([decider], presented, owner, NOW_MS)
+    assert both.window == decider
 
 
 @given(attempts())
@@ -393,7 +417,7 @@ def test_retry_after_is_given_exactly_when_locked_and_is_the_lock_rounded_up(
     attempt: Attempt,
 ) -> None:
     decision = attempt.decide()
-    window = effective_window(attempt.windows)
+    window = effective_window(attempt.windows, NOW_MS)
     if decision.response is ClaimResponse.LOCKED:
         assert window is not None
         assert decision.retry_after_seconds == math.ceil((window.locked_until_ms - NOW_MS) / 1000)
