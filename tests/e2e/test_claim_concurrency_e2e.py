@@ -67,12 +67,6 @@ async def test_exactly_one_of_twenty_claims_on_separate_connections_wins_every_r
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    reason="cli/serve.py bind_socket makes its socket with proto 0, so asyncio sets no "
-    "TCP_NODELAY on accepted connections: each answer on a kept-alive connection waits for the "
-    "client's delayed ACK (about 40 ms)",
-    strict=True,
-)
 async def test_claim_answers_on_a_kept_alive_connection_are_not_held_back(
     start_server: StartServer,
 ) -> None:

@@ -70,11 +70,6 @@ async def test_no_claim_secret_reaches_the_database_files_the_log_or_an_answer(
     assert trail.leaks_in_responses() == {}
 
 
-@pytest.mark.xfail(
-    reason="at GRIDLINKS_LOG_LEVEL=DEBUG the root logger lets aiosqlite log every statement "
-    "with its parameters, device access tokens included (cli/main.py _configure_logging)",
-    strict=True,
-)
 async def test_device_access_token_of_a_claim_announcement_is_not_logged_at_debug_level(
     start_server: StartServer,
 ) -> None:

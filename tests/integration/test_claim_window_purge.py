@@ -267,19 +267,9 @@ async def test_cancelled_housekeeping_ends_wherever_it_was(platform: Platform) -
         assert await purge(platform) == 0
 
 
-CANCELLED_RESET = pytest.mark.xfail(
-    reason="SQLite: UnitOfWork.__aexit__ (db/unit_of_work.py) does not shield closing its "
-    "connection from cancellation; the pool's rollback-on-return (aiosqlite) is cancelled and "
-    "SQLAlchemy logs ERROR 'Exception during reset or similar' with a traceback",
-    strict=True,
-)
-
-
 async def test_housekeeping_cancelled_while_returning_its_connection_logs_no_error(
-    platform: Platform, caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+    platform: Platform, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if platform.database.is_sqlite:
-        request.applymarker(CANCELLED_RESET)
     housekeeping = asyncio.create_task(platform.housekeeping())
 
     def cancel_housekeeping(*_: object) -> None:

@@ -146,20 +146,6 @@ class RoleRepository:
         )
         return [_role(r) for r in rows], total
 
-    async def permissions_of_user(self, user_id: uuid.UUID) -> list[Any]:
-        """Permission maps of every role given to a group the user belongs to."""
-        query = (
-            sa.select(roles.c.permissions)
-            .select_from(entity_group_members)
-            .join(
-                group_permissions,
-                group_permissions.c.user_group_id == entity_group_members.c.group_id,
-            )
-            .join(roles, roles.c.id == group_permissions.c.role_id)
-            .where(entity_group_members.c.entity_id == user_id, roles.c.type == "GENERIC")
-        )
-        return list((await self._c.execute(query)).scalars().all())
-
 
 class GroupPermissionRepository:
     def __init__(self, connection: AsyncConnection) -> None:

@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gridlinks.accounts.domain import Authority, Customer, Tenant, User
 from gridlinks.db.paging import fetch_page
-from gridlinks.db.tables import customers, tenants, users
+from gridlinks.db.tables import (
+    customers,
+    entity_group_members,
+    group_permissions,
+    roles,
+    tenants,
+    users,
+)
 from gridlinks.kit.pagination import PageRequest
 
 _USER_FIELDS = [
@@ -31,7 +38,7 @@ def _customer(row: sa.Row[Any]) -> Customer:
 
 
 def _user(row: sa.Row[Any]) -> User:
-    data = dict(row._mapping)
+    data = {c.name: row._mapping[c.name] for c in _USER_FIELDS}
     data["authority"] = Authority(data["authority"])
     return User(**data)
 
@@ -133,6 +140,29 @@ class UserRepository:
     async def get(self, user_id: uuid.UUID) -> User | None:
         row = (await self._c.execute(sa.select(*_USER_FIELDS).where(users.c.id == user_id))).first()
         return _user(row) if row else None
+
+    async def get_with_role_permissions(self, user_id: uuid.UUID) -> tuple[User, list[Any]] | None:
+        """The user and the permission maps of the GENERIC roles its groups hold, in one
+        query (it runs on every authenticated request)."""
+        generic_roles = sa.and_(
+            roles.c.id == group_permissions.c.role_id, roles.c.type == "GENERIC"
+        )
+        query = (
+            sa.select(*_USER_FIELDS, roles.c.permissions.label("role_permissions"))
+            .select_from(users)
+            .outerjoin(entity_group_members, entity_group_members.c.entity_id == users.c.id)
+            .outerjoin(
+                group_permissions,
+                group_permissions.c.user_group_id == entity_group_members.c.group_id,
+            )
+            .outerjoin(roles, generic_roles)
+            .where(users.c.id == user_id)
+        )
+        rows = (await self._c.execute(query)).all()
+        if not rows:
+            return None
+        user = _user(rows[0])  # type: ignore[arg-type]
+        return user, [r.role_permissions for r in rows if r.role_permissions is not None]
 
     async def find_by_email(self, email: str) -> User | None:
         query = sa.select(*_USER_FIELDS).where(users.c.email == email.lower())

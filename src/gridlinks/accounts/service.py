@@ -18,7 +18,7 @@ from gridlinks.accounts.domain import (
     merge_generic_permissions,
     password_problem,
 )
-from gridlinks.accounts.groups_repository import GroupRepository, RoleRepository
+from gridlinks.accounts.groups_repository import GroupRepository
 from gridlinks.accounts.groups_service import GroupService
 from gridlinks.accounts.repository import CustomerRepository, TenantRepository, UserRepository
 from gridlinks.accounts.schemas import (
@@ -83,12 +83,12 @@ class AccountService:
     async def principal(self, uow: UnitOfWork, access_token: str) -> Principal:
         """The caller behind an access token, with the permissions of its groups."""
         claims = self._tokens.read(access_token)
-        user = await UserRepository(uow.connection).get(claims.user_id)
-        if user is None or not user.enabled:
+        found = await UserRepository(uow.connection).get_with_role_permissions(claims.user_id)
+        if found is None or not found[0].enabled:
             raise AuthenticationError("User account is not active")
+        user, maps = found
         permissions = {}
         if user.authority is Authority.CUSTOMER_USER:
-            maps = await RoleRepository(uow.connection).permissions_of_user(user.id)
             permissions = merge_generic_permissions(maps)
         return Principal(
             user.id, user.email, user.authority, user.tenant_id, user.customer_id, permissions

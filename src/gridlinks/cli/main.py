@@ -64,12 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# These log SQL with its parameters at INFO/DEBUG: device tokens and hashes would reach the log.
+# (GRIDLINKS_DATABASE_ECHO still prints statements: the operator asked for them.)
+_QUIET_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "redis")
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 async def _init(settings: Settings, demo: bool) -> None:

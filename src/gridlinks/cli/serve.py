@@ -22,7 +22,9 @@ log = logging.getLogger("gridlinks")
 def bind_socket(host: str, port: int, env_name: str) -> socket.socket:
     """Bind now, so a taken port is a clear error and port 0 gives a real port to report."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket says TCP; without it every kept-alive answer waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

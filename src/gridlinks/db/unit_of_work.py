@@ -8,6 +8,7 @@ database (two transactions passed the same uniqueness check at once) leaves as `
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -61,14 +62,20 @@ class UnitOfWork:
     ) -> None:
         try:
             if self._connection is not None:
-                if not self.committed:
-                    await self._connection.rollback()
-                await self._connection.close()
+                # Shielded: a cancelled request or task must not cut the rollback and the
+                # return of the connection to the pool short (the pool would log an error and
+                # drop the connection).
+                await asyncio.shield(self._finish(self._connection))
         finally:
             self._connection = None
             self._release_lock()
         if isinstance(exc, sa.exc.IntegrityError):
             raise ConflictError("The item clashes with an existing one") from exc
+
+    async def _finish(self, connection: AsyncConnection) -> None:
+        if not self.committed:
+            await connection.rollback()
+        await connection.close()
 
     async def commit(self) -> None:
         """Commit, release the SQLite write lock, then run after-commit callbacks."""
