@@ -10,11 +10,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gridlinks.claiming.domain import ClaimWindow, WindowSource
-from gridlinks.db.tables import claim_idempotency, claim_windows
+from gridlinks.db.tables import claim_idempotency, claim_windows, devices
+from gridlinks.devices.domain import Device
 
 
 def _window(row: sa.Row[Any]) -> ClaimWindow:
-    values = dict(row._mapping)
+    return _window_from(dict(row._mapping))
+
+
+def _window_from(values: dict[str, Any]) -> ClaimWindow:
     values["source"] = WindowSource(values["source"])
     return ClaimWindow(**values)
 
@@ -23,15 +27,34 @@ class ClaimWindowRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
 
-    async def of_device(
-        self, device_id: uuid.UUID, *, for_update: bool = False
-    ) -> list[ClaimWindow]:
-        """The device's windows. ``for_update`` locks them (PostgreSQL) so that concurrent
-        claims of one device take turns; SQLite's single writer does that already."""
+    async def of_device(self, device_id: uuid.UUID) -> list[ClaimWindow]:
         query = claim_windows.select().where(claim_windows.c.device_id == device_id)
-        if for_update:
-            query = query.with_for_update()
         return [_window(r) for r in (await self._c.execute(query)).all()]
+
+    async def device_with_windows(
+        self, tenant_id: uuid.UUID, device_name: str
+    ) -> tuple[Device, list[ClaimWindow]] | None:
+        """A device of the tenant by name with its windows, in one query, the device row
+        locked (PostgreSQL) so that concurrent claims of one device take turns; SQLite's
+        single writer does that already."""
+        window_columns = [c.label(f"w_{c.name}") for c in claim_windows.c]
+        query = (
+            sa.select(devices, *window_columns)
+            .select_from(devices)
+            .outerjoin(claim_windows, claim_windows.c.device_id == devices.c.id)
+            .where(devices.c.tenant_id == tenant_id, devices.c.name == device_name)
+            .with_for_update(of=devices)
+        )
+        rows = (await self._c.execute(query)).all()
+        if not rows:
+            return None
+        device = Device(**{c.name: rows[0]._mapping[c] for c in devices.c})
+        windows = [
+            _window_from({c.name: row._mapping[f"w_{c.name}"] for c in claim_windows.c})
+            for row in rows
+            if row._mapping["w_source"] is not None
+        ]
+        return device, windows
 
     async def put(self, window: ClaimWindow) -> None:
         """Open or replace the window of ``(device, source)``. A replaced window keeps its

@@ -172,9 +172,10 @@ class ClaimingService:
         retry_after = await self._limiter.hit(
             f"claim-user:{actor.user_id}", self._policy.user_attempts_per_minute, 60
         )
-        device = await DeviceRepository(uow.connection).find_by_name(
-            actor.tenant_id, device_name, for_update=True
+        found = await ClaimWindowRepository(uow.connection).device_with_windows(
+            actor.tenant_id, device_name
         )
+        device, windows = found if found is not None else (None, [])
         # Over the limit, the answer is 429 whether the device exists or not: names cannot be
         # probed that way either.
         if retry_after:
@@ -186,7 +187,6 @@ class ClaimingService:
         if not actor.allows("DEVICE", "CLAIM_DEVICES"):
             await self._audit_claim(uow, actor, device_name, device, ClaimReason.NOT_ALLOWED)
             return ClaimResult(ClaimResponse.DENIED)
-        windows = await ClaimWindowRepository(uow.connection).of_device(device.id, for_update=True)
         now = self._clock.now_ms()
         decision = decide_claim(windows, self.secret_hash(secret_key), device.customer_id, now)
         return await self._apply(uow, actor, device, decision, idempotency_key)
