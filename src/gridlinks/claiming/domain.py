@@ -225,6 +225,22 @@ def _integer(value: Any, name: str) -> int:
     return result
 
 
+def parse_gateway_claims(payload: Any) -> dict[str, Any]:
+    """A gateway's ``{"<device name>": {"secretKey", "durationMs"}, ...}``: each device's
+    announcement payload by name. Entries that are not objects are skipped (as ThingsBoard
+    does); a payload with no valid entry is refused."""
+    if not isinstance(payload, dict):
+        raise ClaimDataError('A gateway claim must be a JSON object {"<device name>": {...}}')
+    entries = {
+        name: value
+        for name, value in payload.items()
+        if isinstance(value, dict) and name.strip() and len(name) <= 255
+    }
+    if not entries:
+        raise ClaimDataError("A gateway claim must name at least one device with an object")
+    return entries
+
+
 @dataclass(frozen=True)
 class ServerClaimData:
     secret_key: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +37,7 @@ from gridlinks.claiming.domain import (
     announcement_refusal,
     decide_claim,
     parse_announcement,
+    parse_gateway_claims,
     window_expiry_ms,
 )
 from gridlinks.claiming.repository import ClaimWindowRepository, IdempotencyRepository
@@ -128,6 +130,24 @@ class ClaimingService:
         )
         await ClaimWindowRepository(uow.connection).put(window)
         return True
+
+    async def announce_from_gateway(
+        self,
+        uow: UnitOfWork,
+        payload: Any,
+        resolve_device: Callable[[str], Awaitable[Device]],
+    ) -> dict[str, bool]:
+        """A gateway announces windows for its devices (``v1/gateway/claim``): each named
+        device is resolved (found or created by the gateway transport) and announced.
+        Returns, by device name, whether a window was opened."""
+        try:
+            entries = parse_gateway_claims(payload)
+        except ClaimDataError as exc:
+            raise BadRequestError(str(exc)) from None
+        opened = {}
+        for name, entry in entries.items():
+            opened[name] = await self.announce(uow, await resolve_device(name), entry)
+        return opened
 
     async def _claiming_allowed(self, uow: UnitOfWork, device: Device) -> Any:
         values = await AttributeRepository(uow.connection).read(
