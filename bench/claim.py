@@ -26,6 +26,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,12 @@ PASSWORD = "bench-password-1"  # a throwaway account on a throwaway server
 MEASURED = ("claim", "auth/user")  # the phases the benchmark is about
 AIM_CLAIMS_PER_SECOND = 1000.0
 AIM_P99_MS = 50.0
+# Other processes busier than this (% of one core) during a measured phase make its figures
+# unreliable: the report says so.
+DISTURBED_OTHER_CPU_PERCENT = 15.0
+# --wait-quiet: the machine counts as quiet after this many seconds below this busy % of a core.
+QUIET_SECONDS = 3
+QUIET_BUSY_PERCENT = 10.0
 
 # Settings of the benchmarked server. Logins are not measured, so hashing is cheap; the per-user
 # claim rate limit (30/minute by default) would otherwise turn almost every claim into a 429.
@@ -77,8 +84,8 @@ EPILOG = """\
 The benchmarked server runs with:
   {settings}
 GRIDLINKS_CLAIM_USER_ATTEMPTS_PER_MINUTE lifts the per-user claim rate limit (default 30/minute),
-which a load test would otherwise hit at once. Add or override settings with --server-env (keep
-GRIDLINKS_LOG_LEVEL at INFO or DEBUG: the bench reads the server's port from its log).
+which a load test would otherwise hit at once. Add or override settings with --server-env, e.g.
+GRIDLINKS_LOG_LEVEL=WARNING to leave out the per-request log lines.
 
 The load generator shares the machine with the server (and PostgreSQL); the table shows the CPU
 each used during a phase, and warns when other processes were busy.
@@ -104,73 +111,85 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def read_proc_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``; 0.0 elsewhere)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def read_machine_busy_seconds() -> float:
-    """CPU seconds all cores of the machine have been busy so far, from ``/proc/stat``."""
+    """CPU seconds the machine's processes have used so far (user, nice and system time of all
+    cores, from ``/proc/stat``; interrupts and steal time are not any process's)."""
     try:
-        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4]]
     except OSError:
         return 0.0
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+    return sum(ticks) / os.sysconf("SC_CLK_TCK")
 
 
-def database_backend_pids(database: str) -> list[int]:
-    """PostgreSQL backends serving ``database`` (their title names it: ``postgres: ... db``)."""
-    pids = []
+@dataclass(frozen=True)
+class Process:
+    title: str  # command line (PostgreSQL backends show "postgres: ... user database ...")
+    cpu_seconds: float
+
+
+def read_processes() -> dict[int, Process]:
+    """Every process's title and user + system CPU seconds so far (Linux ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                title = (entry / "cmdline").read_bytes()
-                if title.startswith(b"postgres:") and f" {database} ".encode() in title:
-                    pids.append(int(entry.name))
-    return pids
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            cpu_seconds = (int(fields[11]) + int(fields[12])) / tick
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip()
+            name = title.decode(errors="replace") or stat[stat.find("(") : stat.rfind(")") + 1]
+            table[int(entry.name)] = Process(name[:70], cpu_seconds)
+    return table
 
 
 @dataclass
 class CpuMeter:
     """CPU used during a phase by the server, this load generator, the PostgreSQL backends of
-    the benchmark database, and everything else on the machine."""
+    the benchmark database, and everything else on the machine (naming the busiest others)."""
 
     server_pid: int
     database: str = ""  # PostgreSQL database name; "" for SQLite (it runs inside the server)
-    start: dict[str, float] = field(default_factory=dict)
+    start: dict[int, Process] = field(default_factory=dict)
+    machine_start: float = 0.0
 
     def __post_init__(self) -> None:
-        self.start = self._now()
+        self.start, self.machine_start = read_processes(), read_machine_busy_seconds()
 
-    def _now(self) -> dict[str, float]:
-        now = {
-            "server": read_proc_cpu_seconds(self.server_pid),
-            "client": time.process_time(),
-            "machine": read_machine_busy_seconds(),
-        }
-        if self.database:
-            for pid in database_backend_pids(self.database):
-                now[f"db:{pid}"] = read_proc_cpu_seconds(pid)
-        return now
+    def _is_database(self, process: Process) -> bool:
+        return bool(self.database) and (
+            process.title.startswith("postgres:") and f" {self.database} " in process.title
+        )
 
-    def usage(self, seconds: float) -> dict[str, float]:
-        """CPU of each part in percent of one core (``other``: the rest of the machine)."""
-        end = self._now()
-        used = {key: value - self.start.get(key, 0.0) for key, value in end.items()}
-        database = sum(value for key, value in used.items() if key.startswith("db:"))
-        other = used["machine"] - used["server"] - used["client"] - database
+    def usage(self, seconds: float) -> dict[str, Any]:
+        """CPU of each part in percent of one core; ``other`` is the rest of the machine."""
+        end, machine = read_processes(), read_machine_busy_seconds() - self.machine_start
         wall = max(seconds, 1e-9)
+        server = client = database = 0.0
+        others: list[tuple[float, str]] = []
+        for pid, process in end.items():
+            before = self.start.get(pid)
+            used = process.cpu_seconds - (before.cpu_seconds if before else 0.0)
+            if pid == self.server_pid:
+                server = used
+            elif pid == os.getpid():
+                client = used
+            elif self._is_database(process):
+                database += used
+            elif used > 0:
+                others.append((used, process.title))
+        others.sort(reverse=True)
         return {
-            "server_cpu_percent": round(100 * used["server"] / wall, 1),
-            "client_cpu_percent": round(100 * used["client"] / wall, 1),
+            "server_cpu_percent": round(100 * server / wall, 1),
+            "client_cpu_percent": round(100 * client / wall, 1),
             "database_cpu_percent": round(100 * database / wall, 1),
-            "other_cpu_percent": round(100 * max(other, 0.0) / wall, 1),
+            "other_cpu_percent": round(
+                100 * max(machine - server - client - database, 0) / wall, 1
+            ),
+            "busiest_other_processes": [
+                f"{title} ({100 * used / wall:.0f}%)" for used, title in others[:3]
+            ],
         }
 
 
@@ -182,7 +201,7 @@ class PhaseResult:
     seconds: float
     latencies_ms: list[float]
     statuses: Counter[str]
-    cpu: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -212,7 +231,14 @@ class PhaseResult:
                 "mean": round(sum(ordered) / len(ordered), 2) if ordered else 0.0,
             },
             **self.cpu,
+            "server_cpu_ms_per_request": round(self.server_cpu_ms_per_request, 2),
         }
+
+    @property
+    def server_cpu_ms_per_request(self) -> float:
+        """Server CPU time per request: steadier than rates on a machine that is not quiet."""
+        cpu_seconds = self.cpu.get("server_cpu_percent", 0.0) / 100 * self.seconds
+        return 1000 * cpu_seconds / self.requests if self.requests else 0.0
 
 
 # --- load ------------------------------------------------------------------------------------
@@ -342,7 +368,22 @@ def server_env(data_dir: Path, database_url: str, extra: dict[str, str]) -> dict
         GRIDLINKS_SECRET_KEY=secrets.token_urlsafe(36),
     )
     env.update(extra)
+    if env["GRIDLINKS_HTTP_PORT"] == "0" and not logs_its_port(env):
+        env["GRIDLINKS_HTTP_PORT"] = str(free_loopback_port())
     return env
+
+
+def logs_its_port(env: dict[str, str]) -> bool:
+    """Whether the server will log "listening on" (an INFO line) for port 0 to be found."""
+    return env.get("GRIDLINKS_LOG_LEVEL", "INFO").upper() in ("DEBUG", "INFO")
+
+
+def free_loopback_port() -> int:
+    """A port free now (another process could take it before the server does: unlikely)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def gridlinks_command(*args: str, profile_to: Path | None = None) -> list[str]:
@@ -368,7 +409,7 @@ async def create_sysadmin(env: dict[str, str], email: str) -> None:
 
 
 async def start_server(env: dict[str, str], log_path: Path, profile_to: Path | None) -> Server:
-    """``gridlinks serve``, its output in ``log_path``, once it has logged its address."""
+    """``gridlinks serve``, its output in ``log_path``, once it listens."""
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
             *gridlinks_command("serve", profile_to=profile_to),
@@ -376,11 +417,12 @@ async def start_server(env: dict[str, str], log_path: Path, profile_to: Path | N
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+    port = env["GRIDLINKS_HTTP_PORT"]
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline and process.returncode is None:
-        found = LISTENING.search(read_log(log_path))
-        if found:
-            return Server(process, found.group(1), log_path, profile_to)
+        base_url = await listening_url(port, log_path)
+        if base_url:
+            return Server(process, base_url, log_path, profile_to)
         await asyncio.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         process.kill()
@@ -389,6 +431,19 @@ async def start_server(env: dict[str, str], log_path: Path, profile_to: Path | N
         f"gridlinks serve did not report its address (exit code {process.returncode}):\n"
         + read_log(log_path)
     )
+
+
+async def listening_url(port: str, log_path: Path) -> str | None:
+    """The server's URL once it listens: port 0 from its log line, else when it accepts."""
+    if port == "0":
+        found = LISTENING.search(read_log(log_path))
+        return found.group(1) if found else None
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", int(port))
+    except OSError:
+        return None
+    writer.close()
+    return f"http://127.0.0.1:{port}"
 
 
 async def stop_server(server: Server) -> None:
@@ -701,6 +756,7 @@ class Session:
         "set-up" (reported; any failure stops the run) or "warm-up" (not reported)."""
         concurrency = self.args.concurrency
         if kind == "measured":
+            await wait_until_quiet(self.args.wait_quiet)
             async with profiled(self.server, name):
                 result = await run_phase(name, calls, check, concurrency, self.cpu_meter())
         else:
@@ -727,6 +783,22 @@ class Session:
 
     def client(self, token: str = "") -> httpx.AsyncClient:
         return new_client(self.server.base_url, token)
+
+
+async def wait_until_quiet(limit_seconds: float) -> None:
+    """Wait (at most ``limit_seconds``) until the machine has been idle for a few seconds:
+    other processes' load would disturb the measurement."""
+    deadline = time.monotonic() + limit_seconds
+    quiet_seconds = 0
+    while time.monotonic() < deadline and quiet_seconds < QUIET_SECONDS:
+        before = read_machine_busy_seconds()
+        await asyncio.sleep(1.0)
+        busy_percent = 100 * (read_machine_busy_seconds() - before)
+        quiet_seconds = quiet_seconds + 1 if busy_percent < QUIET_BUSY_PERCENT else 0
+        if not quiet_seconds:
+            log(f"  waiting for other processes to finish (machine busy {busy_percent:.0f}%)")
+    if quiet_seconds < QUIET_SECONDS and limit_seconds > 0:
+        log(f"  the machine did not go quiet within {limit_seconds:.0f} s: measuring anyway")
 
 
 async def set_up(session: Session, devices: list[Device], run_id: str) -> list[str]:
@@ -833,14 +905,12 @@ COLUMNS = (
     ("p90 ms", 8),
     ("p99 ms", 8),
     ("max ms", 8),
+    ("srv ms/req", 11),
     ("server%", 8),
     ("client%", 8),
     ("db%", 6),
     ("other%", 7),
 )
-# Other processes busier than this (% of one core) during a measured phase make its figures
-# unreliable: the report says so.
-DISTURBED_OTHER_CPU_PERCENT = 15.0
 
 
 def table_row(values: Sequence[object]) -> str:
@@ -864,6 +934,7 @@ def phase_row(backend: str, phase: PhaseResult) -> str:
             f"{lat['p90']:.1f}",
             f"{lat['p99']:.1f}",
             f"{lat['max']:.1f}",
+            f"{s['server_cpu_ms_per_request']:.2f}",
             f"{s['server_cpu_percent']:.0f}",
             f"{s['client_cpu_percent']:.0f}",
             f"{s['database_cpu_percent']:.0f}",
@@ -880,8 +951,9 @@ def print_report(runs: Sequence[RunResult], args: argparse.Namespace) -> None:
         f"{args.devices} devices ({args.warmup} claimed as warm-up)"
     )
     print(
-        "CPU in % of one core: server; client = this load generator; db = PostgreSQL backends of "
-        "the benchmark database; other = everything else on the machine"
+        "srv ms/req = server CPU time per request. CPU in % of one core: server; client = this "
+        "load generator; db = PostgreSQL backends of the benchmark database; other = everything "
+        "else on the machine"
     )
     print()
     print(table_row([name for name, _ in COLUMNS]))
@@ -912,8 +984,9 @@ def print_report(runs: Sequence[RunResult], args: argparse.Namespace) -> None:
 def disturbances(run: RunResult) -> list[str]:
     """Warnings for measured phases during which other processes used much CPU."""
     return [
-        f"{name}: other processes used {phase.cpu['other_cpu_percent']:.0f}% of a core "
-        "meanwhile; its figures are disturbed, run again on a quiet machine"
+        f"{name}: other processes used {phase.cpu['other_cpu_percent']:.0f}% of a core meanwhile "
+        f"(busiest: {', '.join(phase.cpu['busiest_other_processes']) or 'short-lived'}); "
+        "its figures may be disturbed"
         for name, phase in run.phases.items()
         if name in MEASURED and phase.cpu.get("other_cpu_percent", 0) > DISTURBED_OTHER_CPU_PERCENT
     ]
@@ -1059,6 +1132,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="GRIDLINKS_X=V",
         help="extra server setting (repeatable), e.g. GRIDLINKS_DATABASE_POOL_SIZE=20",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measured phase, wait up to SECONDS for other processes on the machine "
+        "to go idle (default: 0, do not wait)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     parser.add_argument(

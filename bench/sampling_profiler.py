@@ -26,6 +26,11 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 
+try:
+    import greenlet
+except ImportError:  # only SQLAlchemy's async layer brings it
+    greenlet = None
+
 INTERVAL_SECONDS = 0.001
 TOP = 45
 # The event loop's top frame while it waits: CPU time seen there was used by other threads.
@@ -43,12 +48,23 @@ def frame_name(frame: FrameType) -> str:
     return f"{code.co_name} ({path}:{code.co_firstlineno})"
 
 
-def stack_of(frame: FrameType | None) -> tuple[str, ...]:
+def frames_of(frame: FrameType | None) -> list[str]:
+    """Names from the outermost frame to ``frame``."""
     names = []
     while frame is not None:
         names.append(frame_name(frame))
         frame = frame.f_back
     names.reverse()
+    return names
+
+
+def stack_of(frame: FrameType | None) -> tuple[str, ...]:
+    """The running stack; SQLAlchemy's async layer runs queries in a greenlet whose frames do
+    not lead back to the coroutine that awaits them, so those are joined to their parent's."""
+    names = frames_of(frame)
+    parent = getattr(greenlet.getcurrent(), "parent", None) if greenlet else None
+    if parent is not None:
+        names = frames_of(parent.gr_frame) + names
     if names and names[-1].startswith(WAITING):
         names.append(OTHER_THREADS)
     return tuple(names)
