@@ -512,16 +512,24 @@ class Backend:
         return self.database_url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
+async def postgres_admin(admin_url: str, statement: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the PostgreSQL server's ``postgres`` database."""
+    try:
+        connection = await asyncpg.connect(admin_url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise BenchError(f"cannot connect to PostgreSQL at {admin_url}: {exc}") from None
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 @contextlib.asynccontextmanager
 async def fresh_postgres_database(server_url: str, keep: bool) -> AsyncIterator[str]:
     """A new database ``gridlinks_bench_<timestamp>`` on ``server_url``, dropped afterwards."""
     name = f"gridlinks_bench_{datetime.now(UTC):%Y%m%d_%H%M%S}_{secrets.token_hex(2)}"
     admin_url = f"{server_url.rstrip('/')}/postgres"
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
+    await postgres_admin(admin_url, f'CREATE DATABASE "{name}"')
     log(f"  created PostgreSQL database {name}")
     try:
         yield f"{server_url.rstrip('/')}/{name}"
@@ -529,11 +537,7 @@ async def fresh_postgres_database(server_url: str, keep: bool) -> AsyncIterator[
         if keep:
             log(f"  kept PostgreSQL database {name} (--keep)")
         else:
-            connection = await asyncpg.connect(admin_url)
-            try:
-                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await connection.close()
+            await postgres_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             log(f"  dropped PostgreSQL database {name}")
 
 
