@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./gridlinks-data")
     # Empty means: SQLite file ``gridlinks.db`` in the data directory.
     database_url: str = ""
-    database_pool_size: int = Field(default=10, ge=1)
+    # Connections kept open per node (as many again may be opened under load).
+    database_pool_size: int = Field(default=20, ge=1)
     database_echo: bool = False
     redis_url: str = ""
 

@@ -204,6 +204,8 @@ class Principal:
     tenant_id: uuid.UUID | None
     customer_id: uuid.UUID | None
     permissions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The title of a customer user's customer (for audit entries), when loaded.
+    customer_title: str | None = None
 
     @property
     def is_sys_admin(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -123,6 +123,31 @@ class CustomerRepository:
         return [_customer(r) for r in rows], total
 
 
+# Built once: it runs on every authenticated request.
+_PRINCIPAL_QUERY = (
+    sa.select(
+        *_USER_FIELDS,
+        customers.c.title.label("customer_title"),
+        roles.c.permissions.label("role_permissions"),
+    )
+    .select_from(users)
+    .outerjoin(customers, customers.c.id == users.c.customer_id)
+    .outerjoin(entity_group_members, entity_group_members.c.entity_id == users.c.id)
+    .outerjoin(
+        group_permissions, group_permissions.c.user_group_id == entity_group_members.c.group_id
+    )
+    .outerjoin(roles, sa.and_(roles.c.id == group_permissions.c.role_id, roles.c.type == "GENERIC"))
+    .where(users.c.id == sa.bindparam("user_id"))
+)
+
+
+@dataclass(frozen=True)
+class PrincipalRecord:
+    user: User
+    customer_title: str | None
+    role_permissions: list[Any]
+
+
 class UserRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
@@ -141,28 +166,17 @@ class UserRepository:
         row = (await self._c.execute(sa.select(*_USER_FIELDS).where(users.c.id == user_id))).first()
         return _user(row) if row else None
 
-    async def get_with_role_permissions(self, user_id: uuid.UUID) -> tuple[User, list[Any]] | None:
-        """The user and the permission maps of the GENERIC roles its groups hold, in one
-        query (it runs on every authenticated request)."""
-        generic_roles = sa.and_(
-            roles.c.id == group_permissions.c.role_id, roles.c.type == "GENERIC"
-        )
-        query = (
-            sa.select(*_USER_FIELDS, roles.c.permissions.label("role_permissions"))
-            .select_from(users)
-            .outerjoin(entity_group_members, entity_group_members.c.entity_id == users.c.id)
-            .outerjoin(
-                group_permissions,
-                group_permissions.c.user_group_id == entity_group_members.c.group_id,
-            )
-            .outerjoin(roles, generic_roles)
-            .where(users.c.id == user_id)
-        )
-        rows = (await self._c.execute(query)).all()
+    async def get_for_principal(self, user_id: uuid.UUID) -> PrincipalRecord | None:
+        """The user, its customer's title and the permission maps of the GENERIC roles its
+        groups hold, in one query (it runs on every authenticated request)."""
+        rows = (await self._c.execute(_PRINCIPAL_QUERY, {"user_id": user_id})).all()
         if not rows:
             return None
-        user = _user(rows[0])  # type: ignore[arg-type]
-        return user, [r.role_permissions for r in rows if r.role_permissions is not None]
+        return PrincipalRecord(
+            _user(rows[0]),  # type: ignore[arg-type]
+            rows[0].customer_title,
+            [r.role_permissions for r in rows if r.role_permissions is not None],
+        )
 
     async def find_by_email(self, email: str) -> User | None:
         query = sa.select(*_USER_FIELDS).where(users.c.email == email.lower())

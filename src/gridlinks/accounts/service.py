@@ -83,15 +83,21 @@ class AccountService:
     async def principal(self, uow: UnitOfWork, access_token: str) -> Principal:
         """The caller behind an access token, with the permissions of its groups."""
         claims = self._tokens.read(access_token)
-        found = await UserRepository(uow.connection).get_with_role_permissions(claims.user_id)
-        if found is None or not found[0].enabled:
+        found = await UserRepository(uow.connection).get_for_principal(claims.user_id)
+        if found is None or not found.user.enabled:
             raise AuthenticationError("User account is not active")
-        user, maps = found
+        user = found.user
         permissions = {}
         if user.authority is Authority.CUSTOMER_USER:
-            permissions = merge_generic_permissions(maps)
+            permissions = merge_generic_permissions(found.role_permissions)
         return Principal(
-            user.id, user.email, user.authority, user.tenant_id, user.customer_id, permissions
+            user.id,
+            user.email,
+            user.authority,
+            user.tenant_id,
+            user.customer_id,
+            permissions,
+            customer_title=found.customer_title,
         )
 
     # --- tenants -------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class AuditRepository:
         self._c = connection
 
     async def add(self, entry: AuditEntry) -> None:
-        await self._c.execute(audit_logs.insert().values(**asdict(entry)))
+        await self._c.execute(audit_logs.insert(), asdict(entry))
 
     async def page(
         self, tenant_id: uuid.UUID, where: AuditFilter, request: PageRequest

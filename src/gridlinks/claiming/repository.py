@@ -23,6 +23,19 @@ def _window_from(values: dict[str, Any]) -> ClaimWindow:
     return ClaimWindow(**values)
 
 
+# Built once: it runs on every claim.
+_DEVICE_WITH_WINDOWS = (
+    sa.select(devices, *[c.label(f"w_{c.name}") for c in claim_windows.c])
+    .select_from(devices)
+    .outerjoin(claim_windows, claim_windows.c.device_id == devices.c.id)
+    .where(
+        devices.c.tenant_id == sa.bindparam("tenant_id"),
+        devices.c.name == sa.bindparam("name"),
+    )
+    .with_for_update(of=devices)
+)
+
+
 class ClaimWindowRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
@@ -37,15 +50,8 @@ class ClaimWindowRepository:
         """A device of the tenant by name with its windows, in one query, the device row
         locked (PostgreSQL) so that concurrent claims of one device take turns; SQLite's
         single writer does that already."""
-        window_columns = [c.label(f"w_{c.name}") for c in claim_windows.c]
-        query = (
-            sa.select(devices, *window_columns)
-            .select_from(devices)
-            .outerjoin(claim_windows, claim_windows.c.device_id == devices.c.id)
-            .where(devices.c.tenant_id == tenant_id, devices.c.name == device_name)
-            .with_for_update(of=devices)
-        )
-        rows = (await self._c.execute(query)).all()
+        params = {"tenant_id": tenant_id, "name": device_name}
+        rows = (await self._c.execute(_DEVICE_WITH_WINDOWS, params)).all()
         if not rows:
             return None
         device = Device(**{c.name: rows[0]._mapping[c] for c in devices.c})

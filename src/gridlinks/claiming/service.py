@@ -282,7 +282,7 @@ class ClaimingService:
             "claim": {"reason": reason.value, "source": window.source.value if window else None},
         }
         if success:
-            data["assignedCustomerName"] = await self._customer_title(uow, actor.customer_id)
+            data["assignedCustomerName"] = actor.customer_title
         action = AuditAction(
             tenant_id=actor.tenant_id,
             customer_id=actor.customer_id,

@@ -8,7 +8,8 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from gridlinks import __version__
 from gridlinks.bootstrap import build_platform
@@ -115,13 +116,26 @@ async def _create_sysadmin(settings: Settings, email: str) -> None:
         await platform.close()
 
 
+def run_fast(main_coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run the server on uvloop when it is installed (it comes with uvicorn[standard]):
+    ``asyncio.run`` would pick the default loop, and uvicorn's own loop choice does not apply
+    to a loop we start."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is not available on every platform
+        asyncio.run(main_coroutine)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main_coroutine)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
         _configure_logging(settings.log_level)
         if args.command == "serve":
-            asyncio.run(serve(settings, migrate=not args.no_migrate))
+            run_fast(serve(settings, migrate=not args.no_migrate))
         elif args.command == "init":
             asyncio.run(_init(settings, args.demo))
         elif args.command == "create-sysadmin":

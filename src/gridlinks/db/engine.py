@@ -58,17 +58,25 @@ class Database:
 def create_database(url: URL, *, pool_size: int = 10, echo: bool = False) -> Database:
     """Build the engine for ``url``; nothing connects until first use."""
     if url.get_backend_name() == "sqlite":
-        return Database(_create_sqlite_engine(url, echo))
+        return Database(_create_sqlite_engine(url, pool_size, echo))
     engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
     )
     return Database(engine)
 
 
-def _create_sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
+def _create_sqlite_engine(url: URL, pool_size: int, echo: bool) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    # Every aiosqlite connection is a thread: keep them in the pool rather than opening and
+    # closing overflow connections under load.
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": 30},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
