@@ -14,6 +14,12 @@ from gridlinks.attributes.domain import AttributeValue
 from gridlinks.db.tables import attributes
 from gridlinks.kit.jsonvalue import dump_json
 
+_DELETE_KEYS = attributes.delete().where(
+    attributes.c.entity_id == sa.bindparam("entity_id"),
+    attributes.c.scope == sa.bindparam("scope"),
+    attributes.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+
 
 class AttributeRepository:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -60,12 +66,8 @@ class AttributeRepository:
         ]
 
     async def delete(self, entity_id: uuid.UUID, scope: str, keys: Sequence[str]) -> None:
-        query = attributes.delete().where(
-            attributes.c.entity_id == entity_id,
-            attributes.c.scope == scope,
-            attributes.c.key.in_(keys),
-        )
-        await self._c.execute(query)
+        params = {"entity_id": entity_id, "scope": scope, "keys": list(keys)}
+        await self._c.execute(_DELETE_KEYS, params)
 
     async def delete_entity(self, entity_id: uuid.UUID) -> None:
         await self._c.execute(attributes.delete().where(attributes.c.entity_id == entity_id))

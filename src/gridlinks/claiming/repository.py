@@ -36,6 +36,11 @@ _DEVICE_WITH_WINDOWS = (
 )
 
 
+_DELETE_WINDOWS = claim_windows.delete().where(
+    claim_windows.c.device_id == sa.bindparam("device_id")
+)
+
+
 class ClaimWindowRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
@@ -87,9 +92,12 @@ class ClaimWindowRepository:
         await self._c.execute(statement)
 
     async def delete(self, device_id: uuid.UUID, source: WindowSource | None = None) -> None:
-        query = claim_windows.delete().where(claim_windows.c.device_id == device_id)
-        if source is not None:
-            query = query.where(claim_windows.c.source == source.value)
+        if source is None:
+            await self._c.execute(_DELETE_WINDOWS, {"device_id": device_id})
+            return
+        query = claim_windows.delete().where(
+            claim_windows.c.device_id == device_id, claim_windows.c.source == source.value
+        )
         await self._c.execute(query)
 
     async def count_failure(self, window: ClaimWindow) -> int:

@@ -27,6 +27,14 @@ def _credentials(row: sa.Row[Any]) -> DeviceCredentials:
     return DeviceCredentials(**row._mapping)
 
 
+# Built once: it runs on every successful claim.
+_ASSIGN_IF_UNASSIGNED = (
+    devices.update()
+    .where(devices.c.id == sa.bindparam("device_id"), devices.c.customer_id.is_(None))
+    .values(customer_id=sa.bindparam("new_customer_id"), version=devices.c.version + 1)
+)
+
+
 class DeviceRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
@@ -62,12 +70,8 @@ class DeviceRepository:
 
     async def assign_if_unassigned(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
         """Give an unassigned device to ``customer_id``; ``False`` when someone else was first."""
-        query = (
-            devices.update()
-            .where(devices.c.id == device_id, devices.c.customer_id.is_(None))
-            .values(customer_id=customer_id, version=devices.c.version + 1)
-        )
-        return (await self._c.execute(query)).rowcount == 1
+        params = {"device_id": device_id, "new_customer_id": customer_id}
+        return (await self._c.execute(_ASSIGN_IF_UNASSIGNED, params)).rowcount == 1
 
     async def unassign_if_owned_by(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
         """Return a device to its tenant if ``customer_id`` still owns it."""
