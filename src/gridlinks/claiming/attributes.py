@@ -37,8 +37,11 @@ class ClaimingDataHook:
     async def before_save(
         self, uow: UnitOfWork, entity_id: uuid.UUID, scope: str, values: Mapping[str, Any]
     ) -> Mapping[str, Any]:
-        if scope != SERVER_SCOPE or CLAIMING_DATA not in values:
+        if CLAIMING_DATA not in values:
             return values
+        if scope != SERVER_SCOPE:
+            # Elsewhere it would open no window and keep the secret in plain text.
+            raise InvalidArgumentError("claimingData is a SERVER_SCOPE attribute; write it there")
         try:
             data = parse_claiming_data(values[CLAIMING_DATA])
         except ClaimDataError as exc:

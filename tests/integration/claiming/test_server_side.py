@@ -280,3 +280,22 @@ class TestWhenClaimingIsNotAllowedByDefault:
         other_customer, other_buyer = await create_buyer(api, shop.tenant)
         await open_window(api, shop.token, "new-key")
         assert_claimed_by(await claim(api, other_buyer, shop.name, "new-key"), other_customer)
+
+
+async def test_claiming_data_in_shared_scope_is_refused_and_not_stored(
+    api: Api, shop: Shop
+) -> None:
+    secret = "Shared-Scope-Secret-7Q"
+    response = await api.client.post(
+        f"/api/plugins/telemetry/DEVICE/{shop.device_id}/attributes/SHARED_SCOPE",
+        headers=shop.tenant.headers,
+        json={"claimingData": {"secretKey": secret, "expirationTime": shop.clock.now_ms() + 1}},
+    )
+    message = expect_error(response, 400, 30)["message"]
+    assert "SERVER_SCOPE" in message and secret not in message
+    shared = await api.ok(
+        "GET",
+        f"/api/plugins/telemetry/DEVICE/{shop.device_id}/values/attributes/SHARED_SCOPE",
+        shop.tenant,
+    )
+    assert shared == []
