@@ -156,6 +156,12 @@ class IdempotencyRepository:
             )
         )
 
+    async def delete(self, user_id: uuid.UUID, key: str) -> None:
+        query = claim_idempotency.delete().where(
+            claim_idempotency.c.user_id == user_id, claim_idempotency.c.idempotency_key == key
+        )
+        await self._c.execute(query)
+
     async def purge_older_than(self, cutoff_ms: int) -> int:
         query = claim_idempotency.delete().where(claim_idempotency.c.created_time < cutoff_ms)
         return (await self._c.execute(query)).rowcount

@@ -181,10 +181,14 @@ class ClaimingService:
         idempotency_key: str | None = None,
     ) -> ClaimResult:
         """A customer user claims a device of its tenant by name and secret key (SPEC 3.2)."""
-        if not actor.is_customer_user or actor.tenant_id is None or actor.customer_id is None:
+        if actor.tenant_id is None:
             raise PermissionDeniedError()
         if not device_name.strip():
             raise BadRequestError("Parameter 'deviceName' can't be empty!")
+        if not actor.is_customer_user or actor.customer_id is None:
+            # Tenant administrators cannot claim (ThingsBoard answers 403); the try is audited.
+            await self._audit_claim(uow, actor, device_name, None, ClaimReason.NOT_ALLOWED)
+            return ClaimResult(ClaimResponse.DENIED)
         if idempotency_key is not None:
             replay = await self._replay(uow, actor, device_name, idempotency_key)
             if replay is not None:
@@ -263,6 +267,12 @@ class ClaimingService:
             return None
         if row.device_name != device_name:
             raise InvalidArgumentError("This Idempotency-Key was used to claim another device")
+        assert actor.tenant_id is not None
+        device = await DeviceRepository(uow.connection).find_by_name(actor.tenant_id, device_name)
+        if device is None or device.customer_id != actor.customer_id:
+            # Released (or deleted) since: the remembered 200 is no longer true.
+            await IdempotencyRepository(uow.connection).delete(actor.user_id, key)
+            return None
         return ClaimResult(ClaimResponse.SUCCESS, json.loads(row.response_json))
 
     async def _audit_claim(
@@ -278,7 +288,7 @@ class ClaimingService:
         success = reason is ClaimReason.CLAIMED
         data: dict[str, Any] = {
             "entityId": str(device.id) if device else None,
-            "assignedCustomerId": str(actor.customer_id),
+            "assignedCustomerId": str(actor.customer_id) if actor.customer_id else None,
             "claim": {"reason": reason.value, "source": window.source.value if window else None},
         }
         if success:

@@ -71,6 +71,15 @@ async def test_key_used_for_another_device_is_refused(api: Api, shop: Shop) -> N
     expect_error(await claim_once(api, shop.buyer, device["name"], "retry-1"), 400, 30)
 
 
+async def test_replay_after_a_release_is_a_new_attempt(api: Api, shop: Shop) -> None:
+    await open_window(api, shop.token, KEY)
+    assert_claimed_by(await claim_once(api, shop.buyer, shop.name, "retry-1"), shop.customer)
+    assert (await release(api, shop.tenant, shop.name)).status_code == 200
+    assert_refused(await claim_once(api, shop.buyer, shop.name, "retry-1"), "FAILURE")
+    await open_window(api, shop.token, KEY)
+    assert_claimed_by(await claim_once(api, shop.buyer, shop.name, "retry-1"), shop.customer)
+
+
 async def test_same_key_value_of_another_user_is_not_replayed(api: Api, shop: Shop) -> None:
     await open_window(api, shop.token, KEY)
     await claim_once(api, shop.buyer, shop.name, "retry-1")

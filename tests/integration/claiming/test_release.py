@@ -127,6 +127,15 @@ async def test_tenant_admin_cannot_claim(api: Api, shop: Shop) -> None:
     assert await owner_of(api, shop.tenant, shop.device_id) == NULL_UUID
 
 
+async def test_a_tenant_admins_claim_attempt_is_audited(api: Api, shop: Shop) -> None:
+    await claim(api, shop.tenant, shop.name, "value")
+    [entry] = await audit_entries(api, shop.tenant, actionTypes="ASSIGNED_TO_CUSTOMER")
+    assert entry["actionStatus"] == "FAILURE"
+    assert entry["actionFailureDetails"] == "claim refused: not allowed"
+    assert entry["userId"]["id"] == shop.tenant.user["id"]["id"]
+    assert entry["actionData"]["assignedCustomerId"] is None
+
+
 async def test_sysadmin_cannot_claim(api: Api, shop: Shop) -> None:
     await open_window(api, shop.token, "value")
     expect_error(await claim(api, api.sysadmin, shop.name, "value"), 403, 20)
