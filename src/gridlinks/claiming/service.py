@@ -8,6 +8,7 @@ that commit.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,8 @@ from gridlinks.errors import (
 from gridlinks.kit.clock import Clock
 from gridlinks.kit.secrets import keyed_hash
 from gridlinks.limits.base import RateLimiter
+
+log = logging.getLogger("gridlinks.claiming")
 
 DEVICE_CLAIMED = "DeviceClaimed"
 DEVICE_RELEASED = "DeviceReleased"
@@ -121,6 +124,7 @@ class ClaimingService:
             else None,
         )
         if refusal is not None:
+            log.debug("claim window of device %s refused: %s", device.id, refusal.value)
             await self._audit_announcement(uow, device, refusal)
             return False
         now = self._clock.now_ms()
@@ -129,6 +133,7 @@ class ClaimingService:
             device.id, WindowSource.DEVICE, self.secret_hash(announcement.secret_key), expiry, now
         )
         await ClaimWindowRepository(uow.connection).put(window)
+        log.debug("claim window of device %s opened until %d", device.id, expiry)
         return True
 
     async def announce_from_gateway(
@@ -237,6 +242,9 @@ class ClaimingService:
             await AttributeRepository(uow.connection).delete(
                 device.id, SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA]
             )
+        log.debug(
+            "claim of device %s by user %s: %s (%s)", device.id, actor.user_id, response, reason
+        )
         await self._audit_claim(uow, actor, device.name, device, reason, decision.window)
         if response is not ClaimResponse.SUCCESS:
             return ClaimResult(response, retry_after_seconds=decision.retry_after_seconds)
