@@ -23,7 +23,9 @@ EPILOG = """Settings come from GRIDLINKS_* environment variables (or a .env file
   GRIDLINKS_DATABASE_URL   postgresql://user@host:5432/db (default: SQLite in the data directory)
   GRIDLINKS_SECRET_KEY     server secret (required with PostgreSQL)
   GRIDLINKS_HTTP_HOST/PORT HTTP listener (default 0.0.0.0:8080; port 0 picks a free one)
-See docs/ and README.md for the rest."""
+  GRIDLINKS_REDIS_URL      redis://host:6379/0 to share rate limits and events between nodes
+  GRIDLINKS_CLAIM_*        claiming: allow by default, default duration, brute-force limits
+See README.md and docs/claiming.md for the rest."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,12 +50,13 @@ def _parser() -> argparse.ArgumentParser:
         "init",
         help="create or upgrade the database schema (idempotent)",
         description="Create or upgrade the schema. With --demo, also add the demo accounts "
-        "and devices. Safe to run again.",
+        "and devices, and print claim codes for the demo devices that are still unclaimed "
+        "(new codes on every run). Safe to run again.",
     )
     init_cmd.add_argument(
         "--demo",
         action="store_true",
-        help="add demo accounts (sysadmin/tenant/customer) and devices",
+        help="add demo accounts (sysadmin/tenant/customer) and devices with claim codes",
     )
     admin_cmd = commands.add_parser(
         "create-sysadmin",
