@@ -7,7 +7,7 @@ whatever the content type and treat an empty body as missing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -137,24 +137,21 @@ def parse_bool(value: str | None, default: bool = False) -> bool:
     raise BadRequestError("Boolean query parameters must be true or false")
 
 
-def page_request(
-    page_size: Annotated[int, Query(alias="pageSize")],
-    page: Annotated[int, Query()],
-    text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
-    sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
-    sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,
-) -> PageRequest:
-    return PageRequest.build(page_size, page, text_search, sort_property, sort_order)
+def page_dependency(default_sort_order: str = "ASC") -> Callable[..., Awaitable[PageRequest]]:
+    """The ThingsBoard paging query parameters as a dependency; ``default_sort_order`` applies
+    when the client sends no ``sortOrder`` (the audit log lists newest first)."""
+
+    async def page_request(
+        page_size: Annotated[int, Query(alias="pageSize")],
+        page: Annotated[int, Query()],
+        text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
+        sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
+        sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,
+    ) -> PageRequest:
+        order = sort_order or default_sort_order
+        return PageRequest.build(page_size, page, text_search, sort_property, order)
+
+    return page_request
 
 
-async def _page_dependency(
-    page_size: Annotated[int, Query(alias="pageSize")],
-    page: Annotated[int, Query()],
-    text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
-    sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
-    sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,
-) -> PageRequest:
-    return page_request(page_size, page, text_search, sort_property, sort_order)
-
-
-PageDep = Annotated[PageRequest, Depends(_page_dependency)]
+PageDep = Annotated[PageRequest, Depends(page_dependency())]

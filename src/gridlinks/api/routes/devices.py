@@ -14,7 +14,6 @@ from gridlinks.api.deps import (
     PlatformDep,
     UnitOfWorkDep,
     body_schema,
-    page_request,
     validate_body,
 )
 from gridlinks.devices.schemas import (
@@ -25,7 +24,7 @@ from gridlinks.devices.schemas import (
     device_json,
 )
 from gridlinks.errors import BadRequestError, InvalidArgumentError
-from gridlinks.kit.pagination import Page
+from gridlinks.kit.pagination import Page, PageRequest
 
 router = APIRouter(tags=["devices"])
 
@@ -107,7 +106,7 @@ async def tenant_devices(
         return device_json(await platform.devices.find_device(uow, actor, device_name))
     if page_size is None or page is None:
         raise BadRequestError("Give deviceName, or pageSize and page")
-    request = page_request(page_size, page, text_search, sort_property, sort_order)
+    request = PageRequest.build(page_size, page, text_search, sort_property, sort_order)
     items, total = await platform.devices.page_tenant_devices(uow, actor, request, device_type)
     return Page(items, total, request).to_json(device_json)
 
