@@ -208,7 +208,9 @@ class DeviceService:
         await DeviceRepository(uow.connection).set_owner(device.id, customer_id)
         if device.customer_id != customer_id:
             data = {"assignedCustomerId": str(customer_id), "assignedCustomerName": customer.title}
-            await self._audit_owner_change(uow, actor, device, ASSIGNED_TO_CUSTOMER, data)
+            await self._audit_owner_change(
+                uow, actor, device, ASSIGNED_TO_CUSTOMER, customer_id, data
+            )
         return await self.get_device(uow, actor, device.id)
 
     async def unassign(self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID) -> Device:
@@ -217,7 +219,7 @@ class DeviceService:
         await DeviceRepository(uow.connection).set_owner(device.id, None)
         if device.customer_id is not None:
             data = {"unassignedCustomerId": str(device.customer_id)}
-            await self._audit_owner_change(uow, actor, device, UNASSIGNED_FROM_CUSTOMER, data)
+            await self._audit_owner_change(uow, actor, device, UNASSIGNED_FROM_CUSTOMER, None, data)
         return await self.get_device(uow, actor, device.id)
 
     async def _audit_owner_change(
@@ -226,14 +228,14 @@ class DeviceService:
         actor: Principal,
         device: Device,
         action_type: str,
+        filed_under: uuid.UUID | None,
         data: dict[str, str],
     ) -> None:
-        # As ThingsBoard: an assignment is filed under the new customer, an unassignment
-        # under none (the previous customer is in the data).
-        assigned = data.get("assignedCustomerId")
+        """As ThingsBoard, an assignment is filed under the new customer, an unassignment under
+        none (``filed_under``); the previous customer is in ``data``."""
         action = AuditAction(
             tenant_id=device.tenant_id,
-            customer_id=uuid.UUID(assigned) if assigned else None,
+            customer_id=filed_under,
             action_type=action_type,
             entity_type="DEVICE",
             entity_id=device.id,

@@ -13,13 +13,14 @@ class MemoryRateLimiter:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._counts: dict[tuple[str, int], int] = {}
+        # (window length in seconds, key, window number) -> hits
+        self._counts: dict[tuple[int, str, int], int] = {}
         self._hits = 0
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int:
         now_ms = self._clock.now_ms()
         window = now_ms // (window_seconds * 1000)
-        slot = (f"{window_seconds}:{key}", window)
+        slot = (window_seconds, key, window)
         count = self._counts.get(slot, 0) + 1
         self._counts[slot] = count
         self._hits += 1
@@ -31,8 +32,8 @@ class MemoryRateLimiter:
 
     def _prune(self, now_s: float) -> None:
         for slot in list(self._counts):
-            seconds = int(slot[0].split(":", 1)[0])
-            if (slot[1] + 1) * seconds < now_s:
+            window_seconds, _key, window = slot
+            if (window + 1) * window_seconds < now_s:
                 del self._counts[slot]
 
     async def close(self) -> None:
