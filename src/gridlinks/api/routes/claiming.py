@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gridlinks.api.deps import (
     CurrentPrincipal,
@@ -17,7 +16,8 @@ from gridlinks.api.deps import (
     body_schema,
     validate_body,
 )
-from gridlinks.claiming.domain import ClaimDataError, ClaimResponse, secret_text
+from gridlinks.claiming.domain import ClaimResponse
+from gridlinks.claiming.schemas import ClaimRequest
 from gridlinks.claiming.service import ClaimResult
 from gridlinks.errors import (
     InvalidArgumentError,
@@ -28,24 +28,6 @@ from gridlinks.errors import (
 from gridlinks.kit.ids import NULL_UUID
 
 router = APIRouter(tags=["claiming"])
-
-DeviceName = Annotated[str, Field(max_length=255)]
-
-
-class ClaimRequest(BaseModel):
-    """``{"secretKey": "..."}``; a missing body or key means the empty key."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    secret_key: str | None = Field(default=None, alias="secretKey")
-
-    @field_validator("secret_key", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> str | None:
-        try:
-            return secret_text(value)
-        except ClaimDataError as exc:
-            raise ValueError(str(exc)) from None
 
 
 @router.post(
