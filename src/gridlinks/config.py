@@ -31,6 +31,23 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     mqtt_host: str = "0.0.0.0"  # noqa: S104
     mqtt_port: int = Field(default=1883, ge=0, le=65535)
+    # MQTT device transport. False: this node serves HTTP only.
+    mqtt_enabled: bool = True
+    # TLS listener (MQTT over TLS), started when a certificate and key are given. With a CA
+    # file, clients must present a certificate signed by it.
+    mqtt_tls_port: int = Field(default=8883, ge=0, le=65535)
+    mqtt_tls_cert_file: str = ""
+    mqtt_tls_key_file: str = ""
+    mqtt_tls_ca_file: str = ""
+    # Connections beyond this get CONNACK "server busy" (5) / "server unavailable" (3.x).
+    mqtt_max_connections: int = Field(default=100_000, ge=1)
+    # Largest MQTT packet accepted (and announced to MQTT 5 clients); larger -> disconnect.
+    mqtt_max_packet_bytes: int = Field(default=65_536, ge=1024, le=268_435_460)
+    # Unacknowledged messages a client may have in flight (MQTT 5 Receive Maximum); beyond
+    # that the server stops reading from the connection until it has caught up.
+    mqtt_receive_maximum: int = Field(default=100, ge=1, le=65535)
+    # A connection must send CONNECT within this time.
+    mqtt_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     public_url: str = "http://localhost:8080"
 
     # The one server secret. Keys for JWT signing and claim-secret hashing derive from it.
@@ -60,6 +77,12 @@ class Settings(BaseSettings):
     # How often expired claim windows and idempotency records are purged.
     housekeeping_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Telemetry is stored in batches shared by every device connection: a batch is committed
+    # once it holds this many points, or this long after its first write, whichever is first.
+    # A device's write (MQTT PUBACK, HTTP 200) is answered after its batch is committed.
+    telemetry_batch_max_points: int = Field(default=5000, ge=1)
+    telemetry_batch_max_delay_ms: float = Field(default=5.0, ge=0)
+
     log_level: str = "INFO"
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
 
@@ -67,6 +90,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def mqtt_max_payload_bytes(self) -> int:
+        """The payload size devices are told to stay under (``getSessionLimits``): the packet
+        limit less room for the fixed header, topic and properties."""
+        return self.mqtt_max_packet_bytes - 512
 
     @property
     def sqlite_path(self) -> Path:

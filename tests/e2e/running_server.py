@@ -24,6 +24,7 @@ SECRET_KEY = "e2e-secret-" + "s" * 37  # 48 characters
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 _LISTENING = re.compile(r"GridLinks HTTP listening on (http://[\d.]+:\d+)")
+_MQTT_LISTENING = re.compile(r"GridLinks MQTT listening on mqtt://([\d.]+):(\d+)")
 
 
 @dataclass
@@ -35,6 +36,13 @@ class Server:
     log_path: Path
     sysadmin_email: str = SYSADMIN_EMAIL
     sysadmin_password: str = SYSADMIN_PASSWORD
+
+    @property
+    def mqtt_address(self) -> tuple[str, int]:
+        """Where the MQTT listener is (logged before the HTTP address)."""
+        found = _MQTT_LISTENING.search(self.log_text())
+        assert found, f"gridlinks serve did not report an MQTT listener:\n{self.log_text()}"
+        return found.group(1), int(found.group(2))
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -56,6 +64,8 @@ def server_env(data_dir: Path, database_url: str, settings: dict[str, str]) -> d
         GRIDLINKS_PASSWORD_HASH_MEMORY_KIB="1024",
         GRIDLINKS_HTTP_HOST="127.0.0.1",
         GRIDLINKS_HTTP_PORT="0",
+        GRIDLINKS_MQTT_HOST="127.0.0.1",
+        GRIDLINKS_MQTT_PORT="0",
     )
     env.update(settings)
     return env

@@ -1,4 +1,4 @@
-"""``gridlinks serve``: the HTTP server (MQTT joins it later) with clean shutdown."""
+"""``gridlinks serve``: the HTTP server and the MQTT transport, with clean shutdown."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from collections.abc import Iterator
 import uvicorn
 
 from gridlinks.api.app import create_app
-from gridlinks.bootstrap import build_platform
+from gridlinks.bootstrap import Platform, build_platform
 from gridlinks.config import Settings
 from gridlinks.errors import ConfigurationError
+from gridlinks.mqtt.app import create_mqtt_server, mqtt_tls_context
+from gridlinks.mqtt.server import Listener, MqttServer
 
 log = logging.getLogger("gridlinks")
 
@@ -41,7 +43,7 @@ def bind_socket(host: str, port: int, env_name: str) -> socket.socket:
 
 class _HttpServer(uvicorn.Server):
     """uvicorn without its own signal handling: ``serve`` owns SIGINT/SIGTERM, so that one
-    signal stops every listener (MQTT joins later) and the process exits 0 after a clean stop."""
+    signal stops every listener (HTTP and MQTT) and the process exits 0 after a clean stop."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -78,17 +80,44 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
             server_header=False,
             timeout_graceful_shutdown=10,
         )
+        mqtt_listeners = _mqtt_listeners(settings)
         server = _HttpServer(config)
         _stop_on_signals(server)
         await platform.start()
+        mqtt = await _start_mqtt(platform, mqtt_listeners)
         housekeeping = asyncio.create_task(platform.housekeeping(), name="housekeeping")
         log.info("GridLinks HTTP listening on http://%s:%d (API docs at /swagger-ui)", host, port)
         try:
             await server.serve(sockets=[http_socket])
         finally:
+            if mqtt is not None:
+                await mqtt.close()
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
         log.info("GridLinks stopped")
     finally:
         await platform.close()
+
+
+def _mqtt_listeners(settings: Settings) -> list[Listener]:
+    """Bind the MQTT ports now, so that a taken port stops start-up with a clear error."""
+    if not settings.mqtt_enabled:
+        return []
+    tls = mqtt_tls_context(settings)
+    listeners = [
+        Listener(bind_socket(settings.mqtt_host, settings.mqtt_port, "GRIDLINKS_MQTT_PORT"))
+    ]
+    if tls is not None:
+        sock = bind_socket(settings.mqtt_host, settings.mqtt_tls_port, "GRIDLINKS_MQTT_TLS_PORT")
+        listeners.append(Listener(sock, tls))
+    return listeners
+
+
+async def _start_mqtt(platform: Platform, listeners: list[Listener]) -> MqttServer | None:
+    if not listeners:
+        log.info("MQTT is disabled (GRIDLINKS_MQTT_ENABLED=false)")
+        return None
+    mqtt = create_mqtt_server(platform)
+    await mqtt.start(listeners)
+    return mqtt

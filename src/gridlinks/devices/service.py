@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import replace
 
@@ -30,6 +29,7 @@ from gridlinks.devices.schemas import (
     CredentialsSave,
     DeviceSave,
 )
+from gridlinks.devices.transport_access import mqtt_basic_credentials_id
 from gridlinks.errors import (
     AuthenticationError,
     ConflictError,
@@ -42,6 +42,7 @@ from gridlinks.kit.ids import NULL_UUID, new_id, optional_uuid
 from gridlinks.kit.jsonvalue import parse_json
 from gridlinks.kit.pagination import PageRequest
 from gridlinks.kit.secrets import keyed_hash, random_token
+from gridlinks.telemetry.repository import TelemetryRepository
 
 TOKEN_CLASH = "Device credentials are already assigned to another device!"
 
@@ -196,6 +197,7 @@ class DeviceService:
         tenant_admin_tenant(actor)
         device = await self.get_device(uow, actor, device_id, "DELETE")
         await AttributeRepository(uow.connection).delete_entity(device.id)
+        await TelemetryRepository(uow.connection).delete_entity(device.id)
         await DeviceRepository(uow.connection).delete(device.id)
 
     # --- ownership -----------------------------------------------------------------------
@@ -331,10 +333,9 @@ class DeviceService:
                 raise InvalidArgumentError(f"{name} must be a string")
         if not client_id and not user_name:
             raise InvalidArgumentError("MQTT basic credentials need a clientId or a userName")
-        digest = hashlib.sha256(f"{client_id or ''}|{user_name or ''}".encode()).hexdigest()
         stored = {
             "clientId": client_id or None,
             "userName": user_name or None,
             "passwordHash": keyed_hash(self._credentials_key, password) if password else None,
         }
-        return f"mqtt-basic:{digest}", stored
+        return mqtt_basic_credentials_id(client_id, user_name), stored

@@ -1,0 +1,427 @@
+"""One ``asyncio.Protocol`` per MQTT connection (uvicorn's shape): bytes go through the sans-IO
+decoder, packets are processed in order by a worker that exists only while there is work, and
+every answer is written through the codec.
+
+Lifecycle: AWAITING_CONNECT -> (CONNECT) -> AUTHENTICATING -> CONNECTED -> CLOSED. Anything
+malformed closes this connection only (with a DISCONNECT carrying the reason at level 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import uuid
+
+from gridlinks.mqtt.codec import PacketDecoder, encode
+from gridlinks.mqtt.flow_control import FlowControl
+from gridlinks.mqtt.packets import (
+    Auth,
+    Connack,
+    Connect,
+    Disconnect,
+    MalformedPacket,
+    Packet,
+    Pingreq,
+    Pingresp,
+    Puback,
+    Pubcomp,
+    Publish,
+    Pubrec,
+    Pubrel,
+    ReasonCode,
+    Suback,
+    Subscribe,
+    Unsuback,
+    Unsubscribe,
+    UnsupportedProtocolVersion,
+)
+from gridlinks.mqtt.properties import PropertyId
+from gridlinks.mqtt.state import ConnectRefused, PublishFailed, Refusal, ServerState, Session
+
+log = logging.getLogger("gridlinks.mqtt")
+
+PINGRESP = b"\xd0\x00"
+
+
+class State(enum.Enum):
+    AWAITING_CONNECT = "awaiting CONNECT"
+    AUTHENTICATING = "authenticating"
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+class MqttConnection(asyncio.Protocol):
+    """Per-connection state machine; shared state comes in through ``ServerState``."""
+
+    __slots__ = (
+        "_awaiting_release",
+        "_client_max_packet",
+        "_decoder",
+        "_flow",
+        "_inbox",
+        "_keep_alive_limit",
+        "_last_received",
+        "_level",
+        "_loop",
+        "_over_capacity",
+        "_peer",
+        "_server",
+        "_session",
+        "_timer",
+        "_transport",
+        "_worker",
+        "state",
+    )
+
+    def __init__(self, server: ServerState) -> None:
+        self._server = server
+        self._loop = asyncio.get_running_loop()
+        self._decoder = PacketDecoder(max_packet_bytes=server.limits.max_packet_bytes)
+        self._inbox: collections.deque[Packet] = collections.deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._session: Session | None = None
+        self._awaiting_release: set[int] | None = None  # QoS 2 ids between PUBREC and PUBREL
+        self._timer: asyncio.TimerHandle | None = None
+        self._keep_alive_limit = 0.0
+        self._last_received = 0.0
+        self._level = 4
+        self._client_max_packet = 0
+        self._over_capacity = False
+        self._peer = "?"
+        self.state = State.AWAITING_CONNECT
+
+    # --- asyncio.Protocol ----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._flow = FlowControl(transport, self._server.limits.receive_maximum)
+        peer = transport.get_extra_info("peername")
+        self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self._over_capacity = len(self._server.connections) >= self._server.max_connections
+        self._server.connections.add(self)
+        self._last_received = self._loop.time()
+        self._keep_alive_limit = self._server.limits.connect_timeout_seconds
+        self._timer = self._loop.call_later(self._keep_alive_limit, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_received = self._loop.time()
+        try:
+            packets = self._decoder.feed(data)
+        except MalformedPacket as exc:
+            self._malformed(exc)
+            return
+        for packet in packets:
+            if self.state is State.CLOSED:
+                return
+            self._dispatch(packet)
+
+    def eof_received(self) -> bool | None:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.state is not State.CLOSED:
+            log.debug("MQTT %s: connection closed by the client", self._who())
+        self._mark_closed()
+        self._server.connections.discard(self)
+        self._flow.resume_writing()
+
+    def pause_writing(self) -> None:
+        self._flow.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._flow.resume_writing()
+
+    # --- closing (called by the server) ----------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.state is State.CLOSED and self._worker is None
+
+    @property
+    def busy(self) -> bool:
+        """Messages are being processed (their acknowledgements are not sent yet)."""
+        return self._worker is not None
+
+    def stop_reading(self) -> None:
+        if self.state is not State.CLOSED:
+            self._flow.stop_reading()
+
+    def take_over(self) -> None:
+        log.info("MQTT %s: replaced by a newer connection of the same device", self._who())
+        self._close(ReasonCode.SESSION_TAKEN_OVER)
+
+    def shut_down(self) -> None:
+        self._close(ReasonCode.SERVER_SHUTTING_DOWN)
+
+    # --- incoming packets ------------------------------------------------------------------
+    def _dispatch(self, packet: Packet) -> None:
+        if self.state is State.AWAITING_CONNECT:
+            if not isinstance(packet, Connect):
+                self._protocol_violation(f"first packet is {type(packet).__name__}, not CONNECT")
+                return
+            self._level = packet.protocol_level
+            self.state = State.AUTHENTICATING
+        elif isinstance(packet, Connect):
+            self._protocol_violation("a second CONNECT")
+            return
+        elif isinstance(packet, Pingreq) and self.state is State.CONNECTED:
+            self._transport.write(PINGRESP)
+            return
+        self._inbox.append(packet)
+        self._flow.backlog_changed(len(self._inbox))
+        if self._worker is None:
+            self._worker = self._loop.create_task(self._work())
+
+    async def _work(self) -> None:
+        """Process queued packets one by one, in order; exit when none are left."""
+        try:
+            while self._inbox and self.state is not State.CLOSED:
+                packet = self._inbox.popleft()
+                await self._handle(packet)
+                self._flow.backlog_changed(len(self._inbox))
+                await self._flow.drain()
+        except Exception:
+            log.exception("MQTT %s: internal error; closing the connection", self._who())
+            self._close(ReasonCode.UNSPECIFIED_ERROR)
+        finally:
+            self._worker = None
+
+    async def _handle(self, packet: Packet) -> None:
+        if isinstance(packet, Publish):
+            await self._on_publish(packet)
+        elif isinstance(packet, Connect):
+            await self._on_connect(packet)
+        elif isinstance(packet, Pubrel):
+            self._on_pubrel(packet)
+        elif isinstance(packet, Subscribe):
+            await self._on_subscribe(packet)
+        elif isinstance(packet, Unsubscribe):
+            self._on_unsubscribe(packet)
+        elif isinstance(packet, Pingreq):
+            self._send(Pingresp())
+        elif isinstance(packet, Disconnect):
+            log.debug("MQTT %s: DISCONNECT", self._who())
+            self._mark_closed()
+            self._transport.close()
+        elif isinstance(packet, Auth):
+            self._protocol_violation("AUTH without an authentication method")
+        # PUBACK, PUBREC, PUBCOMP: the server only sends QoS 0, so there is nothing to release.
+
+    # --- CONNECT ---------------------------------------------------------------------------
+    async def _on_connect(self, connect: Connect) -> None:
+        try:
+            self._check_connect(connect)
+            session = await self._server.authenticator.open_session(connect, self.publish)
+        except ConnectRefused as exc:
+            log.info("MQTT %s: connection refused: %s", self._peer, exc.log_reason)
+            self._refuse(exc.refusal)
+            return
+        if self.state is State.CLOSED:  # the client went away while we authenticated
+            session.on_close()
+            return
+        self._session = session
+        self._server.register_device(session.device_id, self)
+        self.state = State.CONNECTED
+        self._client_max_packet = _client_maximum_packet_size(connect)
+        self._send(Connack(False, 0, self._connack_properties(connect)))
+        self._start_keep_alive(connect.keep_alive_seconds)
+        log.debug("MQTT %s: connected (MQTT level %d)", self._who(), self._level)
+
+    def _check_connect(self, connect: Connect) -> None:
+        if self._over_capacity:
+            raise ConnectRefused(Refusal.SERVER_BUSY, "connection limit reached")
+        if connect.client_id or self._level == 5:
+            return
+        if self._level == 3 or not connect.clean_start:
+            raise ConnectRefused(
+                Refusal.CLIENT_ID_NOT_VALID, "an empty client id needs MQTT 3.1.1 clean session"
+            )
+
+    def _connack_properties(self, connect: Connect) -> tuple[tuple[int, int | str], ...]:
+        if self._level != 5:
+            return ()
+        limits = self._server.limits
+        properties: list[tuple[int, int | str]] = [
+            (PropertyId.RECEIVE_MAXIMUM, limits.receive_maximum),
+            (PropertyId.MAXIMUM_PACKET_SIZE, limits.max_packet_bytes),
+            (PropertyId.SHARED_SUBSCRIPTION_AVAILABLE, 0),
+            (PropertyId.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 0),
+        ]
+        if not connect.client_id:
+            properties.append((PropertyId.ASSIGNED_CLIENT_IDENTIFIER, uuid.uuid4().hex))
+        return tuple(properties)
+
+    def _refuse(self, refusal: Refusal) -> None:
+        self._send(Connack(False, refusal.code(self._level)))
+        self._mark_closed()
+        self._transport.close()
+
+    # --- PUBLISH and acknowledgements --------------------------------------------------------
+    async def _on_publish(self, publish: Publish) -> None:
+        if publish.properties and any(
+            key == PropertyId.TOPIC_ALIAS for key, _ in publish.properties
+        ):
+            self._close(ReasonCode.TOPIC_ALIAS_INVALID)  # we announce Topic Alias Maximum 0
+            return
+        if publish.qos == 2 and self._is_awaiting_release(publish.packet_id):
+            self._send(Pubrec(_packet_id(publish)))  # a re-sent QoS 2 message: already done
+            return
+        reason = await self._process(publish)
+        if reason is None or self.state is State.CLOSED:
+            return
+        if publish.qos == 1:
+            self._acknowledge(_packet_id(publish), reason)
+        elif publish.qos == 2:
+            if reason < ReasonCode.UNSPECIFIED_ERROR:
+                self._release_set().add(_packet_id(publish))
+            self._send(Pubrec(_packet_id(publish), reason if self._level == 5 else 0))
+
+    async def _process(self, publish: Publish) -> int | None:
+        """The reason code to acknowledge with, or None when the connection was closed."""
+        assert self._session is not None
+        try:
+            await self._session.on_publish(publish)
+        except PublishFailed as exc:
+            log.warning(
+                "MQTT %s: message on %r refused: %s", self._who(), publish.topic, exc.log_reason
+            )
+            return exc.reason_code
+        except Exception:
+            # Not acknowledged: the client still holds the message and can send it again.
+            log.exception("MQTT %s: could not process a message; closing", self._who())
+            self._close(ReasonCode.UNSPECIFIED_ERROR)
+            return None
+        return ReasonCode.SUCCESS
+
+    def _acknowledge(self, packet_id: int, reason: int) -> None:
+        if reason == ReasonCode.SUCCESS or self._level != 5:
+            self._transport.write(b"\x40\x02" + packet_id.to_bytes(2, "big"))
+        else:
+            self._send(Puback(packet_id, reason))
+
+    def _on_pubrel(self, pubrel: Pubrel) -> None:
+        pending = self._awaiting_release
+        if pending is not None and pubrel.packet_id in pending:
+            pending.discard(pubrel.packet_id)
+            self._send(Pubcomp(pubrel.packet_id))
+        else:
+            missing = ReasonCode.PACKET_IDENTIFIER_NOT_FOUND if self._level == 5 else 0
+            self._send(Pubcomp(pubrel.packet_id, missing))
+
+    def _release_set(self) -> set[int]:
+        if self._awaiting_release is None:
+            self._awaiting_release = set()
+        return self._awaiting_release
+
+    def _is_awaiting_release(self, packet_id: int | None) -> bool:
+        return self._awaiting_release is not None and packet_id in self._awaiting_release
+
+    # --- SUBSCRIBE / UNSUBSCRIBE --------------------------------------------------------------
+    async def _on_subscribe(self, subscribe: Subscribe) -> None:
+        assert self._session is not None
+        granted = await self._session.on_subscribe(subscribe.subscriptions)
+        self._send(Suback(subscribe.packet_id, granted))
+
+    def _on_unsubscribe(self, unsubscribe: Unsubscribe) -> None:
+        assert self._session is not None
+        codes = self._session.on_unsubscribe(unsubscribe.topic_filters)
+        self._send(Unsuback(unsubscribe.packet_id, codes if self._level == 5 else ()))
+
+    # --- outgoing --------------------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Send an application message (QoS 0) to the client, if it is still connected and
+        the message fits the client's Maximum Packet Size."""
+        if self.state is not State.CONNECTED:
+            return
+        data = encode(Publish(topic, payload), self._level)
+        if self._client_max_packet and len(data) > self._client_max_packet:
+            log.warning(
+                "MQTT %s: message on %r is over the client's size limit", self._who(), topic
+            )
+            return
+        self._transport.write(data)
+
+    def _send(self, packet: Packet) -> None:
+        if not self._transport.is_closing():
+            self._transport.write(encode(packet, self._level))
+
+    # --- timers ------------------------------------------------------------------------------
+    def _start_keep_alive(self, keep_alive_seconds: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if keep_alive_seconds:
+            self._keep_alive_limit = keep_alive_seconds * self._server.limits.keep_alive_factor
+            self._timer = self._loop.call_later(self._keep_alive_limit, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """Runs when the connection may have been silent too long: before CONNECT that is the
+        connect timeout, afterwards 1.5 x the client's keep-alive."""
+        self._timer = None
+        if self.state is State.CLOSED:
+            return
+        idle = self._loop.time() - self._last_received
+        if self.state is State.CONNECTED and idle < self._keep_alive_limit:
+            self._timer = self._loop.call_later(self._keep_alive_limit - idle, self._check_idle)
+            return
+        if self.state is State.CONNECTED:
+            log.info("MQTT %s: keep-alive expired", self._who())
+            self._close(ReasonCode.KEEP_ALIVE_TIMEOUT)
+        elif self.state is State.AWAITING_CONNECT:
+            log.info("MQTT %s: no CONNECT in time; closing", self._peer)
+            self._close(ReasonCode.MAXIMUM_CONNECT_TIME)
+        else:  # still authenticating: the database is slow; give it another period
+            self._timer = self._loop.call_later(self._keep_alive_limit, self._check_idle)
+
+    # --- errors and closing -----------------------------------------------------------------------
+    def _malformed(self, exc: MalformedPacket) -> None:
+        if self.state is State.AWAITING_CONNECT and isinstance(exc, UnsupportedProtocolVersion):
+            log.info("MQTT %s: refused: %s", self._peer, exc)
+            self._level = 4  # answer in a form every version can read
+            self._refuse(Refusal.UNSUPPORTED_PROTOCOL_VERSION)
+            return
+        log.warning("MQTT %s: malformed packet (%s); closing the connection", self._who(), exc)
+        self._close(exc.reason_code)
+
+    def _protocol_violation(self, what: str) -> None:
+        log.warning("MQTT %s: protocol error (%s); closing the connection", self._who(), what)
+        self._close(ReasonCode.PROTOCOL_ERROR)
+
+    def _close(self, reason: int) -> None:
+        """Close with a DISCONNECT carrying ``reason`` (level 5, after CONNACK only)."""
+        if self.state is State.CLOSED:
+            return
+        if self.state is State.CONNECTED and self._level == 5:
+            self._send(Disconnect(reason))
+        self._mark_closed()
+        self._transport.close()
+
+    def _mark_closed(self) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self._inbox.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._session is not None:
+            self._server.unregister_device(self._session.device_id, self)
+            self._session.on_close()
+
+    def _who(self) -> str:
+        if self._session is not None:
+            return f"{self._peer} ({self._session.description})"
+        return self._peer
+
+
+def _packet_id(publish: Publish) -> int:
+    assert publish.packet_id is not None
+    return publish.packet_id
+
+
+def _client_maximum_packet_size(connect: Connect) -> int:
+    for key, value in connect.properties:
+        if key == PropertyId.MAXIMUM_PACKET_SIZE and isinstance(value, int):
+            return value
+    return 0

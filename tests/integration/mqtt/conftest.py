@@ -1,0 +1,50 @@
+"""Fixtures: the platform's MQTT server on a free loopback port, and devices with tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gridlinks.bootstrap import Platform
+from tests.integration.factories import Account, Api
+from tests.integration.mqtt.harness import RunningMqtt, start_mqtt
+
+
+@pytest.fixture
+async def mqtt(platform: Platform) -> AsyncIterator[RunningMqtt]:
+    await platform.start()
+    running = await start_mqtt(platform)
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+@dataclass
+class Maker:
+    """A tenant admin with helpers to make devices and read them back over REST."""
+
+    api: Api
+    tenant: Account
+
+    async def device(self, **fields: Any) -> tuple[dict[str, Any], str]:
+        """A new device and its access token."""
+        device = await self.api.create_device(self.tenant, **fields)
+        credentials = await self.api.ok(
+            "GET", f"/api/device/{device['id']['id']}/credentials", self.tenant
+        )
+        return device, credentials["credentialsId"]
+
+    async def gateway(self) -> tuple[dict[str, Any], str]:
+        return await self.device(additionalInfo={"gateway": True})
+
+    async def get(self, path: str) -> Any:
+        return await self.api.ok("GET", path, self.tenant)
+
+
+@pytest.fixture
+async def maker(api: Api) -> Maker:
+    return Maker(api, await api.create_tenant_admin())
