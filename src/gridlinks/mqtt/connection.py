@@ -43,6 +43,7 @@ from gridlinks.mqtt.state import ConnectRefused, PublishFailed, Refusal, ServerS
 log = logging.getLogger("gridlinks.mqtt")
 
 PINGRESP = b"\xd0\x00"
+CONNECT_FIRST_BYTE = b"\x10"
 
 
 class State(enum.Enum):
@@ -107,6 +108,9 @@ class MqttConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_received = self._loop.time()
+        if self._starts_without_connect(data):  # not MQTT (e.g. HTTP): do not wait for more
+            self._protocol_violation("the first packet is not CONNECT")
+            return
         try:
             packets = self._decoder.feed(data)
         except MalformedPacket as exc:
@@ -116,6 +120,13 @@ class MqttConnection(asyncio.Protocol):
             if self.state is State.CLOSED:
                 return
             self._dispatch(packet)
+
+    def _starts_without_connect(self, data: bytes) -> bool:
+        return (
+            self.state is State.AWAITING_CONNECT
+            and not self._decoder.buffered_bytes
+            and data[:1] != CONNECT_FIRST_BYTE
+        )
 
     def eof_received(self) -> bool | None:
         return False  # close our side too

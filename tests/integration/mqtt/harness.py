@@ -5,6 +5,7 @@ exactly what comes back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,21 +78,21 @@ class RawClient:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def receive(self, timeout: float = TIMEOUT) -> Packet:
+    async def receive(self, wait_seconds: float = TIMEOUT) -> Packet:
         """The next packet from the server; fails on timeout or a closed connection."""
         while not self._pending:
-            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            data = await asyncio.wait_for(self.reader.read(65536), wait_seconds)
             if not data:
                 raise ConnectionError("the server closed the connection")
             self._pending.extend(self._decoder.feed(data))
         return self._pending.pop(0)
 
-    async def closed_by_server(self, timeout: float = TIMEOUT) -> list[Packet]:
+    async def closed_by_server(self, wait_seconds: float = TIMEOUT) -> list[Packet]:
         """Read until the server closes; returns the packets it sent before closing."""
         seen: list[Packet] = list(self._pending)
         self._pending.clear()
         try:
-            while data := await asyncio.wait_for(self.reader.read(65536), timeout):
+            while data := await asyncio.wait_for(self.reader.read(65536), wait_seconds):
                 seen.extend(self._decoder.feed(data))
         except ConnectionResetError:
             pass
@@ -123,7 +124,5 @@ class RawClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass

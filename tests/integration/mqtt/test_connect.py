@@ -137,7 +137,7 @@ async def test_silent_client_is_dropped_after_one_and_a_half_keep_alives(
     client = await mqtt.client(5)
     await client.connect(token, keep_alive_seconds=1)
     started = asyncio.get_running_loop().time()
-    assert await client.closed_by_server(timeout=5) == [Disconnect(0x8D)]
+    assert await client.closed_by_server(wait_seconds=5) == [Disconnect(0x8D)]
     elapsed = asyncio.get_running_loop().time() - started
     assert 1.4 <= elapsed < 3.0
 
@@ -151,7 +151,7 @@ async def test_a_client_that_never_sends_connect_is_dropped(
     running = await start_mqtt(platform)
     try:
         client = await running.client(5)
-        assert await client.closed_by_server(timeout=3) == []
+        assert await client.closed_by_server(wait_seconds=3) == []
     finally:
         await running.close()
 
