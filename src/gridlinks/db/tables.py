@@ -255,3 +255,25 @@ audit_logs = sa.Table(
     sa.Index("ix_audit_logs_tenant_time", "tenant_id", "created_time"),
     sa.Index("ix_audit_logs_entity_time", "entity_id", "created_time"),
 )
+
+# Time series (ThingsBoard's ts_kv): one row per entity, key and timestamp; a point re-sent with
+# the same timestamp overwrites. No foreign key to devices: a batch of points from many devices
+# must not fail because one of them was deleted meanwhile; deleting a device deletes its rows.
+ts_kv = sa.Table(
+    "ts_kv",
+    metadata,
+    sa.Column("entity_id", sa.Uuid, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("ts", sa.BigInteger, primary_key=True),
+    sa.Column("value_json", sa.Text, nullable=False),
+)
+
+# The newest point of each key (ThingsBoard's ts_kv_latest); it only moves forward in time.
+ts_kv_latest = sa.Table(
+    "ts_kv_latest",
+    metadata,
+    sa.Column("entity_id", sa.Uuid, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("value_json", sa.Text, nullable=False),
+)
