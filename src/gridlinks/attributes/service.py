@@ -42,7 +42,9 @@ class AttributeService:
     async def save(
         self, uow: UnitOfWork, entity_type: str, entity_id: uuid.UUID, scope: str, values: Any
     ) -> None:
-        problem = scope_problem(scope, for_write=True) or values_problem(values)
+        """Store ``values`` in any scope: devices write ``CLIENT_SCOPE``; which scopes users
+        may write is the REST face's rule (``DeviceAttributeService``)."""
+        problem = scope_problem(scope, for_write=False) or values_problem(values)
         if problem:
             raise InvalidArgumentError(problem)
         for hook in self._hooks:

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from gridlinks.accounts.domain import Principal
-from gridlinks.attributes.domain import AttributeValue
+from gridlinks.attributes.domain import AttributeValue, scope_problem
 from gridlinks.attributes.service import AttributeService
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.service import DeviceService
@@ -34,6 +34,9 @@ class DeviceAttributeService:
         values: Any,
     ) -> None:
         device_id = await self._device_id(uow, actor, entity_type, entity_id, "WRITE_ATTRIBUTES")
+        problem = scope_problem(scope, for_write=True)
+        if problem:
+            raise InvalidArgumentError(problem)
         await self._attributes.save(uow, ENTITY_TYPE, device_id, scope, values)
 
     async def read(
