@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -35,12 +36,15 @@ from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.attribute_access import DeviceAttributeService
 from gridlinks.devices.profiles import DeviceProfileService
 from gridlinks.devices.service import DeviceService
+from gridlinks.devices.telemetry_access import DeviceTelemetryService
 from gridlinks.errors import ConfigurationError
 from gridlinks.kit.clock import Clock, SystemClock
 from gridlinks.kit.secrets import derive_key
 from gridlinks.limits.base import RateLimiter
 from gridlinks.limits.memory import MemoryRateLimiter
 from gridlinks.limits.redis import RedisRateLimiter
+from gridlinks.telemetry.service import TelemetryService
+from gridlinks.telemetry.writer import TelemetryWriter
 
 log = logging.getLogger("gridlinks")
 
@@ -67,6 +71,9 @@ class Platform:
     claiming: ClaimingService
     limiter: RateLimiter
     bus: Bus
+    telemetry: TelemetryService
+    telemetry_writer: TelemetryWriter
+    device_telemetry: DeviceTelemetryService
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self.database, write=write)
@@ -75,7 +82,8 @@ class Platform:
         await upgrade_schema(self.database)
 
     async def start(self) -> None:
-        """Start what runs beside requests (the bus reader with Redis)."""
+        """Start what runs beside requests: the telemetry flusher, the bus reader (Redis)."""
+        await self.telemetry_writer.start()
         await self.bus.start()
 
     async def housekeeping(self) -> None:
@@ -96,6 +104,8 @@ class Platform:
                 )
 
     async def close(self) -> None:
+        """Store pending telemetry first (it needs the database), then close the rest."""
+        await self.telemetry_writer.close()
         await self.bus.close()
         await self.limiter.close()
         await self.database.dispose()
@@ -169,6 +179,13 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     attributes = AttributeService(clock, hooks=[ClaimingDataHook(clock, claim_key)])
     limiter, bus = _limiter_and_bus(settings, clock)
     claiming = ClaimingService(clock, claim_key, claim_policy(settings), audit, limiter, bus)
+    telemetry = TelemetryService()
+    telemetry_writer = TelemetryWriter(
+        partial(UnitOfWork, database),
+        telemetry,
+        max_batch_points=settings.telemetry_batch_max_points,
+        max_delay_ms=settings.telemetry_batch_max_delay_ms,
+    )
     return Platform(
         settings,
         database,
@@ -184,6 +201,9 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         claiming,
         limiter,
         bus,
+        telemetry=telemetry,
+        telemetry_writer=telemetry_writer,
+        device_telemetry=DeviceTelemetryService(devices, telemetry),
     )
 
 

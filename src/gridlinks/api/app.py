@@ -24,6 +24,7 @@ from gridlinks.api.routes import (
     device_profiles,
     devices,
     groups,
+    telemetry,
     tenants,
     users,
 )
@@ -54,7 +55,17 @@ def create_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     # Literal paths (/api/tenant/devices, /api/user/devices) before templated ones
     # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins.
-    routers = (auth, claiming, devices, device_profiles, attributes, groups, users, tenants)
+    routers = (
+        auth,
+        claiming,
+        devices,
+        device_profiles,
+        attributes,
+        telemetry,
+        groups,
+        users,
+        tenants,
+    )
     for module in (*routers, audit, device_api):
         app.include_router(module.router)
     _add_docs_redirects(app)
