@@ -23,9 +23,12 @@ EPILOG = """Settings come from GRIDLINKS_* environment variables (or a .env file
   GRIDLINKS_DATABASE_URL   postgresql://user@host:5432/db (default: SQLite in the data directory)
   GRIDLINKS_SECRET_KEY     server secret (required with PostgreSQL)
   GRIDLINKS_HTTP_HOST/PORT HTTP listener (default 0.0.0.0:8080; port 0 picks a free one)
+  GRIDLINKS_MQTT_HOST/PORT MQTT device listener (default 0.0.0.0:1883; port 0 picks a free one)
+  GRIDLINKS_MQTT_TLS_*     MQTT over TLS on 8883: CERT_FILE and KEY_FILE (CA_FILE: client certs)
+  GRIDLINKS_MQTT_ENABLED   false: HTTP only on this node
   GRIDLINKS_REDIS_URL      redis://host:6379/0 to share rate limits and events between nodes
   GRIDLINKS_CLAIM_*        claiming: allow by default, default duration, brute-force limits
-See README.md and docs/claiming.md for the rest."""
+See README.md, docs/device-api.md and docs/claiming.md for the rest."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,9 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve_cmd = commands.add_parser(
         "serve",
-        help="run the HTTP API (upgrades the schema first)",
-        description="Run GridLinks until SIGINT or SIGTERM. The schema is upgraded first "
-        "unless --no-migrate is given.",
+        help="run the HTTP API and the MQTT device transport (upgrades the schema first)",
+        description="Run GridLinks (HTTP API and MQTT device transport) until SIGINT or "
+        "SIGTERM. The schema is upgraded first unless --no-migrate is given. A port that is "
+        "already taken stops start-up with an error naming the setting to change.",
     )
     serve_cmd.add_argument(
         "--no-migrate", action="store_true", help="do not upgrade the database schema on start"
