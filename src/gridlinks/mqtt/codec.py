@@ -62,6 +62,8 @@ class PacketDecoder:
     ``PacketTooLarge`` as soon as its remaining length is known, before its body is buffered.
     """
 
+    __slots__ = ("_buffer", "_consumed", "max_packet_bytes", "protocol_level")
+
     def __init__(
         self, protocol_level: int | None = None, max_packet_bytes: int = MAX_PACKET_BYTES
     ) -> None:

@@ -13,6 +13,7 @@ import collections
 import enum
 import logging
 import uuid
+from typing import cast
 
 from gridlinks.mqtt.codec import PacketDecoder, encode
 from gridlinks.mqtt.flow_control import FlowControl
@@ -80,7 +81,9 @@ class MqttConnection(asyncio.Protocol):
         self._server = server
         self._loop = asyncio.get_running_loop()
         self._decoder = PacketDecoder(max_packet_bytes=server.limits.max_packet_bytes)
-        self._inbox: collections.deque[Packet] = collections.deque()
+        # Created on the first packet after CONNECT and dropped when drained (a deque costs
+        # ~760 bytes; most of the time a device connection has nothing queued).
+        self._inbox: collections.deque[Packet] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._session: Session | None = None
         self._awaiting_release: set[int] | None = None  # QoS 2 ids between PUBREC and PUBREL
@@ -95,9 +98,10 @@ class MqttConnection(asyncio.Protocol):
 
     # --- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        self._flow = FlowControl(transport, self._server.limits.receive_maximum)
+        # Not isinstance(asyncio.Transport): uvloop's TCPTransport (gridlinks serve) is no
+        # subclass of it, though it has the same methods.
+        self._transport = cast(asyncio.Transport, transport)
+        self._flow = FlowControl(self._transport, self._server.limits.receive_maximum)
         peer = transport.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._over_capacity = len(self._server.connections) >= self._server.max_connections
@@ -179,24 +183,28 @@ class MqttConnection(asyncio.Protocol):
         elif isinstance(packet, Pingreq) and self.state is State.CONNECTED:
             self._transport.write(PINGRESP)
             return
+        if self._inbox is None:
+            self._inbox = collections.deque()
         self._inbox.append(packet)
         self._flow.backlog_changed(len(self._inbox))
         if self._worker is None:
-            self._worker = self._loop.create_task(self._work())
+            self._worker = self._loop.create_task(self._work(self._inbox))
 
-    async def _work(self) -> None:
+    async def _work(self, inbox: collections.deque[Packet]) -> None:
         """Process queued packets one by one, in order; exit when none are left."""
         try:
-            while self._inbox and self.state is not State.CLOSED:
-                packet = self._inbox.popleft()
+            while inbox and self.state is not State.CLOSED:
+                packet = inbox.popleft()
                 await self._handle(packet)
-                self._flow.backlog_changed(len(self._inbox))
+                self._flow.backlog_changed(len(inbox))
                 await self._flow.drain()
         except Exception:
             log.exception("MQTT %s: internal error; closing the connection", self._who())
             self._close(ReasonCode.UNSPECIFIED_ERROR)
         finally:
             self._worker = None
+            if not inbox:
+                self._inbox = None
 
     async def _handle(self, packet: Packet) -> None:
         if isinstance(packet, Publish):
@@ -412,7 +420,8 @@ class MqttConnection(asyncio.Protocol):
         if self.state is State.CLOSED:
             return
         self.state = State.CLOSED
-        self._inbox.clear()
+        if self._inbox is not None:
+            self._inbox.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -48,6 +48,8 @@ def device_name_of(payload: Any) -> str:
 class GatewaySession(DeviceSession):
     """A device flagged as gateway (``additionalInfo.gateway = true``)."""
 
+    __slots__ = ("_gateway", "_sub_devices")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gateway: Device | None = None

@@ -76,6 +76,8 @@ def compact_json(value: Any) -> bytes:
 class DeviceSession:
     """One authenticated device connection (gateways extend it with ``v1/gateway/*``)."""
 
+    __slots__ = ("_device_id", "_level", "_name", "_outbox", "_platform", "subscriptions")
+
     def __init__(self, platform: Platform, device: Device, outbox: Outbox, level: int) -> None:
         self._platform = platform
         self._device_id = device.id
