@@ -37,6 +37,7 @@ from gridlinks.devices.attribute_access import DeviceAttributeService
 from gridlinks.devices.profiles import DeviceProfileService
 from gridlinks.devices.service import DeviceService
 from gridlinks.devices.telemetry_access import DeviceTelemetryService
+from gridlinks.devices.transport_access import TransportAccess
 from gridlinks.errors import ConfigurationError
 from gridlinks.kit.clock import Clock, SystemClock
 from gridlinks.kit.secrets import derive_key
@@ -71,6 +72,7 @@ class Platform:
     claiming: ClaimingService
     limiter: RateLimiter
     bus: Bus
+    transport_access: TransportAccess
     telemetry: TelemetryService
     telemetry_writer: TelemetryWriter
     device_telemetry: DeviceTelemetryService
@@ -157,7 +159,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     groups = GroupService(clock)
     device_profiles = DeviceProfileService(clock)
     audit = AuditLog(clock)
-    devices = DeviceService(clock, derive_key(secret, "device-credentials"), device_profiles, audit)
+    credentials_key = derive_key(secret, "device-credentials")
+    devices = DeviceService(clock, credentials_key, device_profiles, audit)
     passwords = PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     accounts = AccountService(
         clock,
@@ -201,6 +204,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         claiming,
         limiter,
         bus,
+        TransportAccess(clock, credentials_key, device_profiles),
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
         device_telemetry=DeviceTelemetryService(devices, telemetry),
