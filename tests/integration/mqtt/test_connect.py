@@ -173,3 +173,21 @@ async def test_connections_beyond_the_limit_get_server_busy(
         assert (await third.connect(token)).reason_code == 3
     finally:
         await running.close()
+
+
+async def test_credentials_never_reach_the_log(
+    mqtt: RunningMqtt, maker: Maker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="gridlinks")  # the CLI keeps driver loggers quiet
+    _, token = await maker.device()
+    good = await mqtt.client(5)
+    await good.connect(token)
+    await good.publish("v1/devices/me/claim", b'{"secretKey":"hunter2-secret"}')
+    await good.publish("v1/devices/me/telemetry", b"{broken hunter2-secret")
+    wrong = await mqtt.client(4)
+    await wrong.connect("wrong-token-value", client_id="c", password=b"p4ssw0rd-value")
+    await good.close()
+    text = caplog.text
+    assert "refused" in text  # the refusal is logged ...
+    for secret in (token, "wrong-token-value", "p4ssw0rd-value", "hunter2-secret"):
+        assert secret not in text  # ... without any credential or payload
