@@ -29,7 +29,7 @@ from gridlinks.errors import (
 from gridlinks.kit.jsonvalue import parse_json
 from gridlinks.mqtt.packets import Publish, ReasonCode, Subscription
 from gridlinks.mqtt.state import Outbox, PublishFailed
-from gridlinks.telemetry.domain import parse_telemetry
+from gridlinks.telemetry.domain import parse_telemetry, parse_telemetry_bytes
 
 log = logging.getLogger("gridlinks.mqtt")
 
@@ -103,7 +103,7 @@ class DeviceSession:
 
     async def _route(self, topic: str, payload: bytes) -> None:
         if topic == TELEMETRY:
-            await self.store_telemetry(self._device_id, json_payload(payload, "telemetry"))
+            await self._store_raw_telemetry(payload)
         elif topic == ATTRIBUTES:
             await self._save_client_attributes(json_payload(payload, "attributes"))
         elif topic == CLAIM:
@@ -116,6 +116,15 @@ class DeviceSession:
             pass  # replies to server-side RPC: nothing is waiting for them yet
         else:
             raise PublishFailed(ReasonCode.TOPIC_NAME_INVALID, "unknown topic")
+
+    async def _store_raw_telemetry(self, payload: bytes) -> None:
+        """The hot path: JSON text straight to points (one validation pass)."""
+        try:
+            points = parse_telemetry_bytes(payload, self._platform.clock.now_ms())
+        except BadRequestError as exc:
+            raise PublishFailed(ReasonCode.PAYLOAD_FORMAT_INVALID, exc.message) from None
+        if points:
+            await self._platform.telemetry_writer.write(self._device_id, points)
 
     async def store_telemetry(self, device_id: uuid.UUID, payload: Any) -> None:
         points = parse_telemetry(payload, self._platform.clock.now_ms())
