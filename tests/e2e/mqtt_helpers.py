@@ -292,8 +292,22 @@ def connected_tb_client(
         wait_until(client.is_connected, "tb-mqtt-client connected")
         yield client
     finally:
-        client.disconnect()
-        client.stop()
+        leftover = stop_tb_client(client)
+    assert not leftover, f"tb-mqtt-client threads still running: {leftover}"
+
+
+def stop_tb_client(client: TBDeviceMqttClient) -> list[str]:
+    """``disconnect()`` and ``stop()``, then wait for the client's threads to end; the names
+    of those still running after the deadline."""
+    client.disconnect()
+    client.stop()
+    threads = [
+        client._TBDeviceMqttClient__service_loop,  # type: ignore[attr-defined]
+        client._TBDeviceMqttClient__timeout_thread,  # type: ignore[attr-defined]
+    ]
+    for thread in threads:
+        thread.join(timeout=DEADLINE_SECONDS)
+    return [thread.name for thread in threads if thread.is_alive()]
 
 
 def acknowledged(publish_info: Any) -> bool:

@@ -33,6 +33,7 @@ from tests.e2e.mqtt_helpers import (
     points_between,
     save_attributes,
     server_log_has,
+    stop_tb_client,
     timeseries,
     wait_for_attributes,
     wait_for_latest,
@@ -183,8 +184,7 @@ def test_wrong_token_never_connects_and_the_server_keeps_serving_others(
         # The CONNACK said 134 (bad user name or password): the SDK retries, never connected.
         assert not intruder.is_connected()
     finally:
-        intruder.disconnect()
-        intruder.stop()
+        assert not stop_tb_client(intruder)
     assert wrong_token not in server.log_text()  # credentials never reach the log
 
     token = unique_token()
