@@ -333,18 +333,35 @@ def postgres_backends_of(database: str) -> Member:
     )
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of ``pid`` (``/proc/<pid>/task/*/stat``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    threads = {}
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                threads[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return threads
+
+
 @dataclass
 class CpuMeter:
     """CPU used between its creation and ``usage()`` by named groups of processes (the first
-    group a process matches), in % of one core, plus ``other``: the rest of the machine."""
+    group a process matches), in % of one core, plus ``other``: the rest of the machine. With
+    ``threads_of``, that process's CPU is also split into its main thread and the others (for
+    the server: the event loop vs. aiosqlite's connection threads and the thread pool)."""
 
     groups: dict[str, Member]
+    threads_of: int = 0
     start: dict[int, Process] = field(default_factory=dict)
     machine_start: float = 0.0
     wall_start: float = 0.0
+    threads_start: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.start, self.machine_start = read_processes(), read_machine_busy_seconds()
+        self.threads_start = thread_cpu_seconds(self.threads_of) if self.threads_of else {}
         self.wall_start = time.perf_counter()
 
     def usage(self) -> dict[str, Any]:
@@ -370,6 +387,17 @@ class CpuMeter:
             f"{title} ({100 * seconds / wall:.0f}%)" for seconds, title in others[:3]
         ]
         result["cpu_seconds"] = {group: round(seconds, 2) for group, seconds in used.items()}
+        if self.threads_of:
+            # Other threads = the process less its main thread: threads that ended meanwhile
+            # (aiosqlite's, one per database connection) are no longer listed in /proc.
+            main = thread_cpu_seconds(self.threads_of).get(self.threads_of, 0.0)
+            main -= self.threads_start.get(self.threads_of, 0.0)
+            process_end, process_start = end.get(self.threads_of), self.start.get(self.threads_of)
+            total = 0.0
+            if process_end is not None and process_start is not None:
+                total = process_end.cpu_seconds - process_start.cpu_seconds
+            result["main_thread_cpu_percent"] = round(100 * main / wall, 1)
+            result["other_threads_cpu_percent"] = round(100 * max(total - main, 0) / wall, 1)
         return result
 
 

@@ -376,7 +376,7 @@ async def measure(
             "generator": pids([generator.pid]),
             "database": postgres_backends_of(database),
         }
-        meter = CpuMeter(groups)
+        meter = CpuMeter(groups, threads_of=server.pid)
         started = time.perf_counter()
         log(
             f"  opening {run.connections} connections (server RSS "
@@ -536,6 +536,13 @@ def print_report(run: Run, args: argparse.Namespace) -> None:
         f"{rss.get('connected', 0) / 1024:.1f} MiB, end of hold {rss.get('held', 0) / 1024:.1f} "
         f"MiB, after closing {rss.get('after_close', 0) / 1024:.1f} MiB"
     )
+    cpu = run.connect_cpu
+    if "main_thread_cpu_percent" in cpu:
+        print(
+            f"server CPU while connecting: {cpu['server_cpu_percent']:.0f}% of a core = event "
+            f"loop thread {cpu['main_thread_cpu_percent']:.0f}% + other threads (database driver) "
+            f"{cpu['other_threads_cpu_percent']:.0f}%"
+        )
     hold_cpu = run.hold_cpu
     print(
         f"during the hold: server {hold_cpu.get('server_cpu_percent', 0):.1f}% and generator "

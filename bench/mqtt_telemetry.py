@@ -510,6 +510,8 @@ async def timed_count(target: Target) -> tuple[int, float] | None:
 async def run_load(target: Target, args: argparse.Namespace) -> Result:
     """Connect, warm up, measure, drain: the part every target shares."""
     result = Result(target.label, len(target.clients))
+    # Before connecting: idle connections would reach their keep-alive limit meanwhile.
+    await wait_until_quiet(args.wait_quiet)
     phase, generators = spawn_generators(generator_process, generator_specs(target, args))
     try:
         log(
@@ -523,7 +525,6 @@ async def run_load(target: Target, args: argparse.Namespace) -> Result:
             return f"  connected {done}/{len(target.clients)}"
 
         await wait_for_stage(generators, STAGE_CONNECTED, 600, progress)
-        await wait_until_quiet(args.wait_quiet)
         result.load_before = load_average()
         groups = {
             "server": pids(target.server_pids),
@@ -534,7 +535,8 @@ async def run_load(target: Target, args: argparse.Namespace) -> Result:
         phase.value = PHASE_PUBLISH
         await publish_for(args.warmup_seconds, "warm-up", generators)
         first = await timed_count(target)
-        meter = CpuMeter(groups)
+        main_pid = target.server.pid if target.server else 0
+        meter = CpuMeter(groups, threads_of=main_pid)
         started, acknowledged = time.perf_counter(), acknowledged_so_far(generators)
         phase.value = PHASE_MEASURE
         server = target.server.server if target.server else None
@@ -716,6 +718,13 @@ def print_report(results: Sequence[Result], args: argparse.Namespace) -> None:
             f"server exit code {result.server_exit_code}; server log warning/error lines "
             f"{result.server_log_problems}"
         )
+        cpu = result.cpu
+        if "main_thread_cpu_percent" in cpu:
+            print(
+                f"{result.label}: server CPU {cpu['server_cpu_percent']:.0f}% of a core = event "
+                f"loop thread {cpu['main_thread_cpu_percent']:.0f}% + other threads (database "
+                f"driver) {cpu['other_threads_cpu_percent']:.0f}%"
+            )
         stored = result.stored_per_second or 0.0
         met = stored >= AIM_STORED_PER_SECOND and result.p99_ms <= AIM_P99_MS
         print(
