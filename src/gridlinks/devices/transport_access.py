@@ -11,19 +11,30 @@ from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.domain import ACCESS_TOKEN, MQTT_BASIC, Device, DeviceCredentials
 from gridlinks.devices.profiles import DeviceProfileService
 from gridlinks.devices.repository import CredentialsRepository, DeviceRepository
-from gridlinks.errors import AuthenticationError, InvalidArgumentError
+from gridlinks.errors import AuthenticationError, InvalidArgumentError, PermissionDeniedError
 from gridlinks.kit.clock import Clock
 from gridlinks.kit.ids import new_id
 from gridlinks.kit.secrets import keyed_hash, random_token
 
 DEVICE_NAME_MAX_LENGTH = 255
 BAD_CREDENTIALS = "Invalid MQTT credentials"
+NOT_A_SUB_DEVICE = "The named device is not a sub-device of this gateway"
 
 
 def mqtt_basic_credentials_id(client_id: str | None, user_name: str | None) -> str:
     """The lookup key of MQTT basic credentials (as ``DeviceService`` stores it)."""
     digest = hashlib.sha256(f"{client_id or ''}|{user_name or ''}".encode()).hexdigest()
     return f"mqtt-basic:{digest}"
+
+
+def is_sub_device_of(device: Device, gateway: Device) -> bool:
+    """Whether ``gateway`` may speak for ``device``: it created it, or the tenant bound it."""
+    info = device.additional_info
+    return (
+        device.id != gateway.id
+        and isinstance(info, dict)
+        and info.get("lastConnectedGateway") == str(gateway.id)
+    )
 
 
 class TransportAccess:
@@ -85,9 +96,14 @@ class TransportAccess:
             )
         repo = DeviceRepository(uow.connection)
         found = await repo.find_by_name(gateway.tenant_id, name)
-        if found is not None:
-            return found
-        return await self._create_sub_device(uow, gateway, name, device_type)
+        if found is None:
+            return await self._create_sub_device(uow, gateway, name, device_type)
+        if not is_sub_device_of(found, gateway):
+            # Unlike ThingsBoard: naming a device is not enough to speak for it (or to open a
+            # claim window on it); the tenant binds an existing device to a gateway by setting
+            # its additionalInfo.lastConnectedGateway to the gateway's id.
+            raise PermissionDeniedError(NOT_A_SUB_DEVICE)
+        return found
 
     async def _create_sub_device(
         self, uow: UnitOfWork, gateway: Device, name: str, device_type: str | None

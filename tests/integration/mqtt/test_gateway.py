@@ -117,3 +117,26 @@ async def test_malformed_gateway_messages_are_refused(mqtt: RunningMqtt, maker: 
     ack = await client.publish("v1/gateway/unknown", b"{}")
     assert isinstance(ack, Puback)
     assert ack.reason_code == 0x90
+
+
+async def test_a_gateway_cannot_speak_for_devices_that_are_not_its_own(
+    mqtt: RunningMqtt, maker: Maker
+) -> None:
+    """Unlike ThingsBoard, naming an existing device is not enough: it could open a claim
+    window on any unclaimed device of the tenant."""
+    gateway, token = await maker.gateway()
+    other, _ = await maker.device(name="Pre-made")
+    client = await gateway_client(mqtt, token)
+    for topic, payload in [
+        ("v1/gateway/claim", b'{"Pre-made":{"secretKey":"mine"}}'),
+        ("v1/gateway/telemetry", b'{"Pre-made":[{"t":1}]}'),
+        ("v1/gateway/connect", b'{"device":"Pre-made"}'),
+        ("v1/gateway/connect", f'{{"device":"{gateway["name"]}"}}'.encode()),
+    ]:
+        ack = await client.publish(topic, payload)
+        assert isinstance(ack, Puback)
+        assert ack.reason_code == 0x87, topic
+    # The tenant binds the device to the gateway: now the gateway may speak for it.
+    other["additionalInfo"] = {"lastConnectedGateway": gateway["id"]["id"]}
+    await maker.api.ok("POST", "/api/device", maker.tenant, json=other)
+    await client.publish_ok("v1/gateway/telemetry", b'{"Pre-made":[{"t":1}]}')
