@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import uvloop
 
 from gridlinks.bootstrap import Platform
 from tests.integration.factories import Account, Api
 from tests.integration.mqtt.harness import RunningMqtt, start_mqtt
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """uvloop, as ``gridlinks serve`` runs: its transports are not ``asyncio.Transport``
+    subclasses, which once broke every connection on the real server only."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture
