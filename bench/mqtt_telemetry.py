@@ -739,6 +739,11 @@ def print_report(results: Sequence[Result], args: argparse.Namespace) -> None:
                 f"(p99 {result.p99_ms:.1f} ms vs {broker.p99_ms:.1f} ms)"
             )
     for result in results:
+        if result.total("skipped"):
+            print(
+                f"{result.label}: {result.total('skipped')} paced messages were not sent because "
+                "the device's window was full (the target could not keep up with --rate)"
+            )
         for note in result.notes:
             print(f"{result.label}: note: {note}")
 
