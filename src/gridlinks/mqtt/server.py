@@ -18,6 +18,11 @@ from gridlinks.mqtt.state import Authenticator, ConnectionLimits, ServerState
 
 log = logging.getLogger("gridlinks.mqtt")
 
+# create_server(sock=...) calls listen() again with its own backlog, 100 unless told: when
+# thousands of devices reconnect at once (a restart), a queue of 100 overflows, the kernel drops
+# their handshakes and they retransmit for seconds. The same as gridlinks serve's bind_socket.
+LISTEN_BACKLOG = 2048
+
 
 @dataclass(frozen=True)
 class Listener:
@@ -53,6 +58,7 @@ class MqttServer:
             server = await loop.create_server(
                 lambda: MqttConnection(self.state),
                 sock=listener.sock,
+                backlog=LISTEN_BACKLOG,
                 ssl=listener.tls,
                 ssl_handshake_timeout=10.0 if listener.tls else None,
             )
