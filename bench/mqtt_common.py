@@ -580,7 +580,9 @@ class BenchClient(asyncio.Protocol):
         if not self.close_reason:
             self.close_reason = "closed by the server" if exc is None else type(exc).__name__
         if not self.connack.done():
-            self.connack.set_exception(ConnectionError(self.close_reason))
+            self.connack.set_exception(
+                ConnectionError(f"connection lost before CONNACK ({self.close_reason})")
+            )
         self.on_lost()
 
     # for subclasses
@@ -642,11 +644,9 @@ async def open_connection(
             connack = await client.connack
     except TimeoutError:
         return None, ConnectOutcome(False, "timeout")
-    except OSError as exc:
-        name = os.strerror(exc.errno) if exc.errno else type(exc).__name__
-        return None, ConnectOutcome(False, name)
-    except ConnectionError as exc:
-        return None, ConnectOutcome(False, str(exc) or type(exc).__name__)
+    except OSError as exc:  # ConnectionError (lost before CONNACK) included
+        reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+        return None, ConnectOutcome(False, reason)
     done = time.perf_counter()
     if connack.reason_code != 0:
         client.disconnect()
