@@ -93,6 +93,8 @@ PHASE_PUBLISH, PHASE_MEASURE, PHASE_DRAIN = 1, 2, 3
 PHASE_POLL_SECONDS = 0.01
 PACE_TICK_SECONDS = 0.005
 DRAIN_LIMIT_SECONDS = 60.0
+# A generator process this busy (% of one core) is what limits the throughput.
+GENERATOR_BOUND_PERCENT = 90.0
 
 DESCRIPTION = """\
 MQTT telemetry benchmark: QoS 1 telemetry through one GridLinks process - messages acknowledged
@@ -562,6 +564,12 @@ async def run_load(target: Target, args: argparse.Namespace) -> Result:
     note = disturbance(result.cpu, f"{target.label} measured window")
     if note:
         result.notes.append(note)
+    generator_cpu = result.cpu.get("generator_cpu_percent", 0.0)
+    if generator_cpu >= GENERATOR_BOUND_PERCENT * len(generators):
+        result.notes.append(
+            f"the load generator used {generator_cpu:.0f}% of a core per process: this "
+            "throughput is the generator's limit, the target may do more"
+        )
     return result
 
 
