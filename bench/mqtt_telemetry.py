@@ -743,7 +743,7 @@ def print_report(results: Sequence[Result], args: argparse.Namespace) -> None:
         if broker is not None and broker.acknowledged_per_second:
             print(
                 f"{result.label}: GridLinks / Mosquitto throughput = "
-                f"{result.acknowledged_per_second / broker.acknowledged_per_second:.2f} "
+                f"{result.acknowledged_per_second / broker.acknowledged_per_second:.3f} "
                 f"(p99 {result.p99_ms:.1f} ms vs {broker.p99_ms:.1f} ms)"
             )
     for result in results:
