@@ -18,6 +18,7 @@ Not a package module: the scripts in ``bench/`` import it by name (their directo
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import ctypes
@@ -75,10 +76,12 @@ from gridlinks.mqtt.packets import Connack, Connect, Disconnect, Packet, Pingres
 __all__ = [
     "BenchError",
     "Server",
+    "add_server_options",
     "cpu_model",
     "git_commit",
     "log",
     "machine_line",
+    "parse_with_profile_dir",
     "percentile",
     "positive",
     "profiled",
@@ -790,3 +793,61 @@ async def wait_phase(shared: Shared, phase: int, poll_seconds: float = 0.02) -> 
     """In a generator: until the benchmark sets ``phase`` (or a later one)."""
     while shared.phase.value < phase:  # noqa: ASYNC110 - shared memory has no waiter
         await asyncio.sleep(poll_seconds)
+
+
+def add_server_options(
+    parser: argparse.ArgumentParser, *, phase: str, server_env_example: str = ""
+) -> None:
+    """The options both MQTT benchmarks share: which server to start, and what to record.
+    ``phase`` names what waits for a quiet machine and what is profiled (e.g. "connecting")."""
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database of the fresh server (sqlite)",
+    )
+    parser.add_argument(
+        "--postgres-server",
+        default="postgresql://root@127.0.0.1:5432",
+        metavar="URL",
+        help="with --backend postgres: where a fresh database is created and dropped (%(default)s)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="use this existing database instead (not created, not dropped)",
+    )
+    parser.add_argument(
+        "--server-env",
+        type=server_setting,
+        action="append",
+        default=[],
+        metavar="GRIDLINKS_X=V",
+        help="extra server setting (repeatable)" + server_env_example,
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help=f"before {phase}, wait up to SECONDS for the machine to go idle (0)",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help=f"sample the server's stacks while {phase} (bench/sampling_profiler.py)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the data directory and PostgreSQL database"
+    )
+
+
+def parse_with_profile_dir(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    return args

@@ -39,6 +39,7 @@ from mqtt_common import (
     CpuMeter,
     GeneratorProcess,
     Shared,
+    add_server_options,
     children_of,
     collect_results,
     connect_packet,
@@ -52,6 +53,7 @@ from mqtt_common import (
     log,
     machine_line,
     open_connection,
+    parse_with_profile_dir,
     pids,
     platform_for,
     positive,
@@ -61,7 +63,6 @@ from mqtt_common import (
     raise_open_files_limit,
     run_async,
     server_env,
-    server_setting,
     source_state,
     spawn_generators,
     start_mqtt_server,
@@ -636,52 +637,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=50,
         help="connections opened and closed before the RSS baseline (50)",
     )
-    parser.add_argument(
-        "--backend",
-        choices=("sqlite", "postgres"),
-        default="sqlite",
-        help="database of the fresh server (sqlite)",
-    )
-    parser.add_argument(
-        "--postgres-server",
-        default="postgresql://root@127.0.0.1:5432",
-        metavar="URL",
-        help="with --backend postgres: where a fresh database is created and dropped (%(default)s)",
-    )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="use this existing database instead (not created, not dropped)",
-    )
-    parser.add_argument(
-        "--server-env",
-        type=server_setting,
-        action="append",
-        default=[],
-        metavar="GRIDLINKS_X=V",
-        help="extra server setting (repeatable)",
-    )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before connecting, wait up to SECONDS for the machine to go idle (0)",
-    )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="DIR",
-        help="sample the server's stacks while connecting (bench/sampling_profiler.py)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the data directory and PostgreSQL database"
-    )
-    args = parser.parse_args(argv)
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
-    return args
+    add_server_options(parser, phase="connecting")
+    return parse_with_profile_dir(parser, argv)
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ from mqtt_common import (
     PublishTemplate,
     RunningServer,
     Shared,
+    add_server_options,
     check_publish_template,
     children_of,
     collect_results,
@@ -58,6 +59,7 @@ from mqtt_common import (
     log,
     machine_line,
     open_connection,
+    parse_with_profile_dir,
     pids,
     platform_for,
     positive,
@@ -68,7 +70,6 @@ from mqtt_common import (
     raise_open_files_limit,
     run_async,
     server_env,
-    server_setting,
     source_state,
     spawn_generators,
     start_mqtt_server,
@@ -811,23 +812,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--connect-concurrency", type=positive, default=100, help="devices connecting at once"
     )
     parser.add_argument(
-        "--backend",
-        choices=("sqlite", "postgres"),
-        default="sqlite",
-        help="database of the fresh server (sqlite)",
-    )
-    parser.add_argument(
-        "--postgres-server",
-        default="postgresql://root@127.0.0.1:5432",
-        metavar="URL",
-        help="with --backend postgres: where a fresh database is created and dropped (%(default)s)",
-    )
-    parser.add_argument(
-        "--database-url",
-        metavar="URL",
-        help="use this existing database instead (not created, not dropped)",
-    )
-    parser.add_argument(
         "--mosquitto", default="127.0.0.1:1883", metavar="HOST:PORT", help="(%(default)s)"
     )
     parser.add_argument(
@@ -836,35 +820,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-gridlinks", action="store_true", help="only run the load against Mosquitto"
     )
-    parser.add_argument(
-        "--server-env",
-        type=server_setting,
-        action="append",
-        default=[],
-        metavar="GRIDLINKS_X=V",
-        help="extra server setting (repeatable), e.g. GRIDLINKS_TELEMETRY_BATCH_MAX_DELAY_MS=2",
+    add_server_options(
+        parser,
+        phase="publishing",
+        server_env_example=", e.g. GRIDLINKS_TELEMETRY_BATCH_MAX_DELAY_MS=2",
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before publishing, wait up to SECONDS for the machine to go idle (0)",
-    )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="DIR",
-        help="sample the server's stacks in the measured window (bench/sampling_profiler.py)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the data directory and PostgreSQL database"
-    )
-    args = parser.parse_args(argv)
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
-    return args
+    return parse_with_profile_dir(parser, argv)
 
 
 async def main_async(args: argparse.Namespace) -> int:
