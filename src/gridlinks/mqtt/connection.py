@@ -195,7 +195,10 @@ class MqttConnection(asyncio.Protocol):
         try:
             while inbox and self.state is not State.CLOSED:
                 packet = inbox.popleft()
-                await self._handle(packet)
+                if inbox and self._may_run_together(packet, inbox[0]):
+                    await self._on_publish_run(self._take_run(packet, inbox))
+                else:
+                    await self._handle(packet)
                 self._flow.backlog_changed(len(inbox))
                 await self._flow.drain()
         except Exception:
@@ -295,6 +298,39 @@ class MqttConnection(asyncio.Protocol):
             if reason < ReasonCode.UNSPECIFIED_ERROR:
                 self._release_set().add(_packet_id(publish))
             self._send(Pubrec(_packet_id(publish), reason if self._level == 5 else 0))
+
+    # --- runs of independent messages ------------------------------------------------------
+    def _may_run_together(self, *packets: Packet) -> bool:
+        """QoS 1 messages the session processes independently of each other (telemetry)."""
+        session = self._session
+        return session is not None and all(
+            isinstance(p, Publish)
+            and p.qos == 1
+            and not p.properties
+            and session.independent(p.topic)
+            for p in packets
+        )
+
+    def _take_run(self, first: Packet, inbox: collections.deque[Packet]) -> list[Publish]:
+        run = [first]
+        while inbox and self._may_run_together(inbox[0]):
+            run.append(inbox.popleft())
+        return cast(list[Publish], run)
+
+    async def _on_publish_run(self, run: list[Publish]) -> None:
+        """Messages queued together are processed together (their telemetry lands in the same
+        batch) and acknowledged in their order, in one write, once all are done."""
+        reasons = await asyncio.gather(*(self._process(publish) for publish in run))
+        acks = []
+        for publish, reason in zip(run, reasons, strict=True):
+            if reason is None or self.state is State.CLOSED:
+                break  # closed: the rest stays unacknowledged, the client still has it
+            if reason == ReasonCode.SUCCESS or self._level != 5:
+                acks.append(b"\x40\x02" + _packet_id(publish).to_bytes(2, "big"))
+            else:
+                acks.append(encode(Puback(_packet_id(publish), reason), self._level))
+        if acks:
+            self._transport.write(b"".join(acks))
 
     async def _process(self, publish: Publish) -> int | None:
         """The reason code to acknowledge with, or None when the connection was closed."""

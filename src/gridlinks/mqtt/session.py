@@ -101,6 +101,10 @@ class DeviceSession:
         except GridLinksError as exc:
             raise refusal(exc) from None
 
+    def independent(self, topic: str) -> bool:
+        """Telemetry points are keyed by their timestamp, so order does not matter."""
+        return topic == TELEMETRY
+
     async def _route(self, topic: str, payload: bytes) -> None:
         if topic == TELEMETRY:
             await self._store_raw_telemetry(payload)

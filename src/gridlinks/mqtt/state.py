@@ -78,6 +78,11 @@ class Session(Protocol):
         """Process one message durably; raise ``PublishFailed`` to refuse it."""
         ...
 
+    def independent(self, topic: str) -> bool:
+        """Whether messages on ``topic`` may be processed concurrently with each other (their
+        effects do not depend on order): the connection then batches them."""
+        ...
+
     async def on_subscribe(self, subscriptions: tuple[Subscription, ...]) -> tuple[int, ...]:
         """Granted QoS (or a failure code at the connection's level) per subscription."""
         ...

@@ -127,3 +127,29 @@ def _variable_int(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
+
+
+async def test_a_refused_message_in_a_pipelined_run_keeps_its_place(
+    mqtt: RunningMqtt, maker: Maker
+) -> None:
+    """Telemetry queued together is processed together; acknowledgements stay in order and
+    each carries its own reason."""
+    from gridlinks.mqtt.codec import encode
+
+    device, token = await maker.device()
+    client = await connected(mqtt, token, 5)
+    payloads = [
+        b'{"ts":1700000000001,"values":{"r":1}}',
+        b"{broken",
+        b'[{"ts":1700000000003,"values":{"r":3}}]',
+    ]
+    data = b"".join(
+        encode(Publish(TELEMETRY, payload, 1, packet_id=i), 5)
+        for i, payload in enumerate(payloads, start=1)
+    )
+    await client.send_raw(data)
+    acks = [await client.receive() for _ in payloads]
+    assert acks == [Puback(1), Puback(2, 0x99), Puback(3)]
+    path = f"/api/plugins/telemetry/DEVICE/{device['id']['id']}/values/timeseries"
+    stored = await maker.get(f"{path}?keys=r&startTs=0&endTs=9999999999999&useStrictDataTypes=true")
+    assert [point["value"] for point in stored["r"]] == [3, 1]
