@@ -190,9 +190,9 @@ class DeviceSession:
         if method == "getSessionLimits" and request_id.isdigit():
             self._outbox(f"{RPC_RESPONSE}{request_id}", compact_json(self.session_limits()))
         else:
-            raise PublishFailed(
-                ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, "client-side RPC is not supported"
-            )
+            # Acknowledged and unanswered, like ThingsBoard without a rule for it. Not refused:
+            # tb-mqtt-client slows its own sending down on a PUBACK with reason 0x83.
+            log.debug("MQTT %s: client-side RPC without a handler, not answered", self.description)
 
     def session_limits(self) -> dict[str, Any]:
         """ThingsBoard's ``getSessionLimits`` answer (wire contract §1.4). GridLinks enforces

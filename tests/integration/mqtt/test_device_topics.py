@@ -225,3 +225,14 @@ async def test_claim_over_mqtt_then_the_customer_claims_over_rest(
     assert response.json()["device"]["customerId"]["id"] == customer["id"]["id"]
     # Once claimed, a new announcement is acknowledged but opens nothing.
     await client.publish_ok("v1/devices/me/claim", b"{}")
+
+
+async def test_other_client_side_rpc_is_acknowledged_and_not_answered(
+    mqtt: RunningMqtt, maker: Maker
+) -> None:
+    """Not refused: tb-mqtt-client backs its sending off on a PUBACK with reason 0x83."""
+    _, token = await maker.device()
+    client = await connected(mqtt, token)
+    ack = await client.publish("v1/devices/me/rpc/request/2", b'{"method":"getTime","params":{}}')
+    assert ack == Puback(1)
+    await client.publish_ok(TELEMETRY, b'{"next":1}')  # nothing else arrived in between
