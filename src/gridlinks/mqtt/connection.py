@@ -325,10 +325,7 @@ class MqttConnection(asyncio.Protocol):
         for publish, reason in zip(run, reasons, strict=True):
             if reason is None or self.state is State.CLOSED:
                 break  # closed: the rest stays unacknowledged, the client still has it
-            if reason == ReasonCode.SUCCESS or self._level != 5:
-                acks.append(b"\x40\x02" + _packet_id(publish).to_bytes(2, "big"))
-            else:
-                acks.append(encode(Puback(_packet_id(publish), reason), self._level))
+            acks.append(self._puback(_packet_id(publish), reason))
         if acks:
             self._transport.write(b"".join(acks))
 
@@ -350,10 +347,14 @@ class MqttConnection(asyncio.Protocol):
         return ReasonCode.SUCCESS
 
     def _acknowledge(self, packet_id: int, reason: int) -> None:
+        if not self._transport.is_closing():
+            self._transport.write(self._puback(packet_id, reason))
+
+    def _puback(self, packet_id: int, reason: int) -> bytes:
+        """PUBACK bytes; a plain success (or any level below 5) skips the encoder."""
         if reason == ReasonCode.SUCCESS or self._level != 5:
-            self._transport.write(b"\x40\x02" + packet_id.to_bytes(2, "big"))
-        else:
-            self._send(Puback(packet_id, reason))
+            return b"\x40\x02" + packet_id.to_bytes(2, "big")
+        return encode(Puback(packet_id, reason), self._level)
 
     def _on_pubrel(self, pubrel: Pubrel) -> None:
         pending = self._awaiting_release
