@@ -148,7 +148,10 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     secret = resolve_secret_key(settings)
     url = async_database_url(settings.database_url, settings.sqlite_path)
     database = create_database(
-        url, pool_size=settings.database_pool_size, echo=settings.database_echo
+        url,
+        pool_size=settings.database_pool_size,
+        echo=settings.database_echo,
+        wait_seconds=settings.database_pool_timeout_seconds,
     )
     tokens = TokenService(
         derive_key(secret, "jwt"),

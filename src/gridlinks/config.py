@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Connections kept open per node (as many again may be opened under load).
     database_pool_size: int = Field(default=20, ge=1)
+    # How long a request or MQTT message waits for a free database connection (or, on SQLite,
+    # for the write lock) before it is answered 503 with Retry-After.
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     database_echo: bool = False
     redis_url: str = ""
 
@@ -85,6 +88,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # A connection must deliver a request's headers within this time (from its first byte, or
+    # from the connection's opening): slowloris connections are closed.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A request body must arrive whole within this time; a body that stalls gets 408 and the
+    # connection is closed. Bodies are read before any database connection is taken.
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("public_url")
     @classmethod

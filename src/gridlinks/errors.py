@@ -13,7 +13,8 @@ ThingsBoard ``errorCode``; each edge (REST API, later MQTT) renders it once::
     │   └── ConflictError (400, 31)  (ThingsBoard answers 400 for duplicates)
     ├── PayloadTooLargeError (413, 31)
     ├── TooManyRequestsError (429, 33)
-    ├── ServiceUnavailableError (503, 2)  (a backing service such as Redis is down)
+    ├── RequestTimeoutError (408, 31)  (the body did not arrive in time)
+    ├── ServiceUnavailableError (503, 2)  (Redis down, database pool exhausted: Retry-After)
     └── ConfigurationError (raised at start-up, never rendered to clients)
 
 Messages never contain secrets: callers pass field names, not values.
@@ -107,11 +108,24 @@ class TooManyRequestsError(GridLinksError):
 
 
 class ServiceUnavailableError(GridLinksError):
-    """A backing service (Redis) did not answer; the client may retry later."""
+    """A backing service (Redis, the database pool) did not answer in time; the client may
+    retry after ``retry_after_seconds``."""
 
     status = 503
     error_code = 2
     default_message = "Service temporarily unavailable, try again later"
+
+    def __init__(self, message: str | None = None, retry_after_seconds: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class RequestTimeoutError(GridLinksError):
+    """The client did not send its whole request in time (a stalled or trickled body)."""
+
+    status = 408
+    error_code = 31
+    default_message = "Request timed out: the request body did not arrive in time"
 
 
 class ConfigurationError(GridLinksError):

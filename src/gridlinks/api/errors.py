@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gridlinks.errors import GridLinksError, TooManyRequestsError
+from gridlinks.errors import GridLinksError, ServiceUnavailableError, TooManyRequestsError
 
 log = logging.getLogger("gridlinks.api")
 
@@ -44,9 +44,11 @@ def _validation_message(exc: RequestValidationError) -> str:
 async def _on_gridlinks_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GridLinksError)
     headers = None
-    if isinstance(exc, TooManyRequestsError):
+    if isinstance(exc, TooManyRequestsError | ServiceUnavailableError):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
-    if exc.status >= 500:
+    if isinstance(exc, ServiceUnavailableError):
+        log.warning("request refused: %s", exc.message)
+    elif exc.status >= 500:
         log.error("request failed: %s", exc.message)
     return error_response(exc.status, exc.message, exc.error_code, headers)
 

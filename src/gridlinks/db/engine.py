@@ -44,28 +44,40 @@ def async_database_url(database_url: str, sqlite_path: Path) -> URL:
 
 
 class Database:
-    """The engine plus what a unit of work needs to know about the backend."""
+    """The engine plus what a unit of work needs to know about the backend.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    ``wait_seconds`` bounds how long a unit of work waits for a pooled connection or for
+    SQLite's write lock; past it the work is refused (503) instead of queueing forever."""
+
+    def __init__(self, engine: AsyncEngine, *, wait_seconds: float = 10.0) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self.wait_seconds = wait_seconds
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def create_database(url: URL, *, pool_size: int = 10, echo: bool = False) -> Database:
+def create_database(
+    url: URL, *, pool_size: int = 10, echo: bool = False, wait_seconds: float = 10.0
+) -> Database:
     """Build the engine for ``url``; nothing connects until first use."""
     if url.get_backend_name() == "sqlite":
-        return Database(_create_sqlite_engine(url, pool_size, echo))
+        engine = _create_sqlite_engine(url, pool_size, echo, wait_seconds)
+        return Database(engine, wait_seconds=wait_seconds)
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=wait_seconds,
+        pool_pre_ping=True,
+        echo=echo,
     )
-    return Database(engine)
+    return Database(engine, wait_seconds=wait_seconds)
 
 
-def _create_sqlite_engine(url: URL, pool_size: int, echo: bool) -> AsyncEngine:
+def _create_sqlite_engine(url: URL, pool_size: int, echo: bool, wait_seconds: float) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # Every aiosqlite connection is a thread: keep them in the pool rather than opening and
@@ -76,6 +88,7 @@ def _create_sqlite_engine(url: URL, pool_size: int, echo: bool) -> AsyncEngine:
         connect_args={"timeout": 30},
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=wait_seconds,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gridlinks.db.engine import WRITE_OPTION, Database
-from gridlinks.errors import ConflictError
+from gridlinks.errors import ConflictError, ServiceUnavailableError
 
 AfterCommit = Callable[[], Awaitable[None]]
+_BUSY = "The server is busy (no database connection free); retry in a few seconds"
 
 
 class UnitOfWork:
@@ -39,15 +40,23 @@ class UnitOfWork:
         return self._connection
 
     async def __aenter__(self) -> UnitOfWork:
+        """Take the SQLite write lock (writes) and a pooled connection, each within the
+        database's wait bound; past it the work is refused with ``ServiceUnavailableError``."""
         lock = self._database.write_lock
         if self._write and lock is not None:
-            await lock.acquire()
+            try:
+                await asyncio.wait_for(lock.acquire(), self._database.wait_seconds)
+            except TimeoutError:
+                raise ServiceUnavailableError(_BUSY) from None
             self._holds_lock = True
         try:
             connection = await self._database.engine.connect()
             if self._write:
                 connection = await connection.execution_options(**{WRITE_OPTION: True})
             await connection.begin()
+        except sa.exc.TimeoutError:
+            self._release_lock()
+            raise ServiceUnavailableError(_BUSY) from None
         except BaseException:
             self._release_lock()
             raise
