@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gridlinks import __version__
 from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE, refuse_unstorable_url_text
 from gridlinks.api.errors import install_error_handlers
+from gridlinks.api.request_guard import BodyFirstMiddleware
 from gridlinks.api.routes import (
     attributes,
     audit,
@@ -69,6 +70,13 @@ def create_app(platform: Platform) -> FastAPI:
     for module in (*routers, audit, device_api):
         app.include_router(module.router)
     _add_docs_redirects(app)
+    settings = platform.settings
+    # Outermost last: every request is logged, and its body is whole before any route runs.
+    app.add_middleware(
+        BodyFirstMiddleware,
+        max_body_bytes=settings.max_request_body_bytes,
+        timeout_seconds=settings.http_body_timeout_seconds,
+    )
     app.add_middleware(RequestLogMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from gridlinks.accounts.domain import Principal
 from gridlinks.bootstrap import Platform
 from gridlinks.db.unit_of_work import UnitOfWork
-from gridlinks.errors import AuthenticationError, BadRequestError, PayloadTooLargeError
+from gridlinks.errors import AuthenticationError, BadRequestError
 from gridlinks.kit.jsonvalue import parse_json, text_problem
 from gridlinks.kit.pagination import PageRequest
 
@@ -73,18 +73,9 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 async def read_body(request: Request) -> bytes:
-    """The raw body, refusing more than ``max_request_body_bytes``."""
-    limit = request.app.state.platform.settings.max_request_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"Request body is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"Request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The raw body. ``BodyFirstMiddleware`` has already read it whole, within the size and
+    time limits, before any dependency (and so any database connection) was taken."""
+    return await request.body()
 
 
 async def json_body(request: Request) -> Any:

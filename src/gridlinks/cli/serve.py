@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from gridlinks.api.app import create_app
+from gridlinks.api.request_guard import head_timeout_protocol
 from gridlinks.bootstrap import Platform, build_platform
 from gridlinks.config import Settings
 from gridlinks.errors import ConfigurationError
@@ -76,6 +77,7 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
             log_config=None,
             access_log=False,
             lifespan="off",
+            http=head_timeout_protocol(settings.http_header_timeout_seconds),
             proxy_headers=True,
             server_header=False,
             timeout_graceful_shutdown=10,
