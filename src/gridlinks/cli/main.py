@@ -16,6 +16,7 @@ from gridlinks.bootstrap import build_platform
 from gridlinks.cli.serve import serve
 from gridlinks.config import Settings
 from gridlinks.errors import GridLinksError
+from gridlinks.kit.logtext import OneLineFormatter
 from gridlinks.provisioning.demo import seed_demo
 
 EPILOG = """Settings come from GRIDLINKS_* environment variables (or a .env file):
@@ -78,11 +79,10 @@ _QUIET_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "redis")
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # One record, one line: control characters from requests are escaped (log forging).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
