@@ -29,6 +29,10 @@ EPILOG = """Settings come from GRIDLINKS_* environment variables (or a .env file
   GRIDLINKS_MQTT_ENABLED   false: HTTP only on this node
   GRIDLINKS_REDIS_URL      redis://host:6379/0 to share rate limits and events between nodes
   GRIDLINKS_CLAIM_*        claiming: allow by default, default duration, brute-force limits
+  GRIDLINKS_HTTP_HEADER_TIMEOUT_SECONDS / _BODY_TIMEOUT_SECONDS
+                           slow HTTP clients are cut off after 10 s (head) / 30 s (body)
+  GRIDLINKS_DATABASE_POOL_SIZE / _POOL_TIMEOUT_SECONDS
+                           20 connections per node; waiting longer than 10 s for one -> 503
 See README.md, docs/device-api.md and docs/claiming.md for the rest."""
 
 
