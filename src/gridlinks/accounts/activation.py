@@ -44,8 +44,9 @@ class ActivationService:
         self._public_url = public_url
 
     async def activation_link(self, uow: UnitOfWork, actor: Principal, user_id: uuid.UUID) -> str:
-        """A fresh link (the previous one stops working); only its hash is stored."""
-        user = await self._accounts.get_user(uow, actor, user_id)
+        """A fresh link (the previous one stops working); only its hash is stored. Whoever holds
+        the link chooses the user's password, so only those who may manage the user get it."""
+        user = await self._accounts.get_user_to_manage(uow, actor, user_id)
         if user.enabled:
             raise InvalidArgumentError("User is already activated")
         token = random_urlsafe(24)
@@ -64,18 +65,22 @@ class ActivationService:
         _check_password(password)
         await repo.set_password_hash(user.id, self._passwords.hash(password))
         await repo.set_activation(user.id, None, None)
-        enabled = replace(user, enabled=True)
-        await repo.update(enabled)
-        return self._tokens.issue_pair(enabled)
+        await repo.set_enabled(user.id, True)
+        # Tokens from before (a re-activated, previously disabled user) stay dead.
+        generation = await repo.revoke_tokens(user.id)
+        return self._tokens.issue_pair(replace(user, enabled=True), generation)
 
     async def change_password(
         self, uow: UnitOfWork, actor: Principal, current: str, new: str
     ) -> TokenPair:
+        """Every token issued so far stops working; the caller goes on with the pair answered
+        (as ThingsBoard does)."""
         repo = UserRepository(uow.connection)
         if not self._passwords.verify(await repo.password_hash(actor.user_id), current):
             raise InvalidArgumentError("Current password doesn't match!")
         _check_password(new)
         await repo.set_password_hash(actor.user_id, self._passwords.hash(new))
+        generation = await repo.revoke_tokens(actor.user_id)
         user = await repo.get(actor.user_id)
         assert user is not None
-        return self._tokens.issue_pair(user)
+        return self._tokens.issue_pair(user, generation)

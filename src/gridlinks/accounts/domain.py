@@ -99,6 +99,9 @@ BUILT_IN_GROUP_ROLES = {
     CUSTOMER_USERS: CUSTOMER_USER_ROLE,
 }
 
+# What only the system admin or tenant admins may touch, whatever a customer role says.
+TENANT_ONLY_RESOURCES = frozenset({"TENANT", "ADMIN_SETTINGS"})
+
 MIN_PASSWORD_LENGTH = 6
 
 
@@ -225,6 +228,8 @@ class Principal:
             return resource != "TENANT" or operation == "READ"
         if self.is_sys_admin:
             return resource in ("TENANT", "USER", "PROFILE", "ADMIN_SETTINGS")
+        if resource in TENANT_ONLY_RESOURCES:
+            return False  # no customer role reaches above its customer, even with ALL
         for name in (resource, "ALL"):
             granted = self.permissions.get(name, frozenset())
             if operation in granted or "ALL" in granted:
@@ -236,6 +241,22 @@ class Principal:
         if self.is_sys_admin or tenant_id != self.tenant_id:
             return False
         return self.is_tenant_admin or customer_id == self.customer_id
+
+    def may_manage(self, user: User, operation: str) -> bool:
+        """May this principal do ``operation`` (WRITE, DELETE, ...) on another ``user``: change
+        it, delete it, read its activation link, switch its credentials?
+
+        The system admin manages tenant administrators; a tenant admin every user of its tenant;
+        a customer user only users of its own customer, and only with that operation on USER
+        (the built-in *Customer Users* may read their colleagues, never manage them).
+        """
+        if user.id == self.user_id or user.authority is Authority.SYS_ADMIN:
+            return False
+        if self.is_sys_admin:
+            return user.authority is Authority.TENANT_ADMIN
+        if user.tenant_id is None or not self.sees_owner(user.tenant_id, user.customer_id):
+            return False
+        return self.is_tenant_admin or self.allows("USER", operation)
 
 
 def merge_generic_permissions(role_permissions: Iterable[Any]) -> dict[str, frozenset[str]]:

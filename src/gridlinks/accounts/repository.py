@@ -25,8 +25,12 @@ from gridlinks.kit.pagination import PageRequest
 _USER_FIELDS = [
     c
     for c in users.c
-    if c.name not in ("password_hash", "activate_token_hash", "activate_token_expiry")
+    if c.name
+    not in ("password_hash", "activate_token_hash", "activate_token_expiry", "token_generation")
 ]
+# What ``UserRepository.update`` writes: authority and owner never change, and ``enabled`` and
+# the token generation change only through their own statements (no stale copy can undo them).
+_PROFILE_FIELDS = ("email", "first_name", "last_name", "phone", "additional_info")
 
 
 def _tenant(row: sa.Row[Any]) -> Tenant:
@@ -127,6 +131,7 @@ class CustomerRepository:
 _PRINCIPAL_QUERY = (
     sa.select(
         *_USER_FIELDS,
+        users.c.token_generation,
         customers.c.title.label("customer_title"),
         roles.c.permissions.label("role_permissions"),
     )
@@ -146,6 +151,7 @@ class PrincipalRecord:
     user: User
     customer_title: str | None
     role_permissions: list[Any]
+    token_generation: int = 0
 
 
 class UserRepository:
@@ -158,9 +164,30 @@ class UserRepository:
         await self._c.execute(users.insert().values(**values))
 
     async def update(self, user: User) -> None:
-        values = asdict(user)
-        values["authority"] = user.authority.value
+        """Write the profile fields (e-mail, names, phone, additional info)."""
+        values = {name: getattr(user, name) for name in _PROFILE_FIELDS}
         await self._c.execute(users.update().where(users.c.id == user.id).values(**values))
+
+    async def set_enabled(self, user_id: uuid.UUID, enabled: bool) -> None:
+        query = users.update().where(users.c.id == user_id).values(enabled=enabled)
+        await self._c.execute(query)
+
+    async def token_generation(self, user_id: uuid.UUID) -> int:
+        """The generation every valid token of the user carries (0 for a missing user)."""
+        query = sa.select(users.c.token_generation).where(users.c.id == user_id)
+        return int((await self._c.execute(query)).scalar_one_or_none() or 0)
+
+    async def revoke_tokens(self, user_id: uuid.UUID) -> int:
+        """Move the user to a new token generation, so every token issued so far stops
+        working; answers the new generation. One atomic increment: concurrent revocations
+        never fall back to an older generation."""
+        query = (
+            users.update()
+            .where(users.c.id == user_id)
+            .values(token_generation=users.c.token_generation + 1)
+        )
+        await self._c.execute(query)
+        return await self.token_generation(user_id)
 
     async def get(self, user_id: uuid.UUID) -> User | None:
         row = (await self._c.execute(sa.select(*_USER_FIELDS).where(users.c.id == user_id))).first()
@@ -176,6 +203,7 @@ class UserRepository:
             _user(rows[0]),  # type: ignore[arg-type]
             rows[0].customer_title,
             [r.role_permissions for r in rows if r.role_permissions is not None],
+            int(rows[0].token_generation),
         )
 
     async def find_by_email(self, email: str) -> User | None:

@@ -17,6 +17,9 @@ from gridlinks.kit.clock import Clock
 
 ISSUER = "gridlinks"
 REFRESH_SCOPE = "REFRESH_TOKEN"
+# The user's token generation when the token was issued (absent in tokens from before
+# revocation existed: those count as generation 0).
+GENERATION_CLAIM = "gen"
 
 
 class PasswordService:
@@ -62,6 +65,7 @@ class TokenPair:
 class TokenClaims:
     user_id: uuid.UUID
     scope: str
+    generation: int = 0
 
 
 class TokenService:
@@ -79,7 +83,8 @@ class TokenService:
         self._access_seconds = access_lifetime_seconds
         self._refresh_seconds = refresh_lifetime_seconds
 
-    def issue_pair(self, user: User) -> TokenPair:
+    def issue_pair(self, user: User, generation: int) -> TokenPair:
+        """An access and a refresh token of ``user``'s current token ``generation``."""
         now_s = self._clock.now_ms() // 1000
         base: dict[str, Any] = {
             "sub": user.email,
@@ -87,6 +92,7 @@ class TokenService:
             "iss": ISSUER,
             "iat": now_s,
             "jti": uuid.uuid4().hex,
+            GENERATION_CLAIM: generation,
         }
         access = {
             **base,
@@ -132,7 +138,10 @@ class TokenService:
             user_id = uuid.UUID(str(claims["userId"]))
         except ValueError:
             raise AuthenticationError("Invalid JWT token") from None
-        return TokenClaims(user_id=user_id, scope=str(scopes[0]))
+        generation = claims.get(GENERATION_CLAIM, 0)
+        if type(generation) is not int:
+            raise AuthenticationError("Invalid JWT token")
+        return TokenClaims(user_id=user_id, scope=str(scopes[0]), generation=generation)
 
     def _encode(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm="HS256")

@@ -36,6 +36,7 @@ from gridlinks.errors import (
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
+    TokenExpiredError,
 )
 from gridlinks.kit.clock import Clock
 from gridlinks.kit.ids import new_id
@@ -43,6 +44,14 @@ from gridlinks.kit.pagination import PageRequest
 
 # Called inside the unit of work that creates a tenant (e.g. to add its default device profile).
 TenantCreatedHook = Callable[[UnitOfWork, uuid.UUID], Awaitable[object]]
+
+
+def _check_generation(token_generation: int, user_generation: int) -> None:
+    """A token of an older generation was revoked (sign-out, password change, disabled user).
+    ThingsBoard answers an outdated token as an expired one (401, code 11): clients then try
+    their refresh token, which is refused too, and sign in again."""
+    if token_generation != user_generation:
+        raise TokenExpiredError("Token has been revoked")
 
 
 class AccountService:
@@ -71,21 +80,27 @@ class AccountService:
             raise AuthenticationError("Invalid username or password")
         if not user.enabled:
             raise AuthenticationError("User account is not active")
-        return self._tokens.issue_pair(user)
+        return self._tokens.issue_pair(user, await users.token_generation(user.id))
 
     async def refresh(self, uow: UnitOfWork, refresh_token: str) -> TokenPair:
+        """A new pair for a refresh token of the user's current token generation."""
         claims = self._tokens.read(refresh_token, refresh=True)
-        user = await UserRepository(uow.connection).get(claims.user_id)
+        users = UserRepository(uow.connection)
+        user = await users.get(claims.user_id)
         if user is None or not user.enabled:
             raise AuthenticationError("User account is not active")
-        return self._tokens.issue_pair(user)
+        generation = await users.token_generation(user.id)
+        _check_generation(claims.generation, generation)
+        return self._tokens.issue_pair(user, generation)
 
     async def principal(self, uow: UnitOfWork, access_token: str) -> Principal:
-        """The caller behind an access token, with the permissions of its groups."""
+        """The caller behind an access token, with the permissions of its groups. The token
+        must be of the user's current generation (read in the same query as the user)."""
         claims = self._tokens.read(access_token)
         found = await UserRepository(uow.connection).get_for_principal(claims.user_id)
         if found is None or not found.user.enabled:
             raise AuthenticationError("User account is not active")
+        _check_generation(claims.generation, found.token_generation)
         user = found.user
         permissions = {}
         if user.authority is Authority.CUSTOMER_USER:
@@ -99,6 +114,11 @@ class AccountService:
             permissions,
             customer_title=found.customer_title,
         )
+
+    async def logout(self, uow: UnitOfWork, actor: Principal) -> None:
+        """Sign the caller out everywhere: every access and refresh token it holds stops
+        working (ThingsBoard's ``POST /api/auth/logout``)."""
+        await UserRepository(uow.connection).revoke_tokens(actor.user_id)
 
     # --- tenants -------------------------------------------------------------------------
     async def save_tenant(self, uow: UnitOfWork, actor: Principal, data: TenantSave) -> Tenant:
@@ -119,7 +139,9 @@ class AccountService:
         return tenant
 
     async def get_tenant(self, uow: UnitOfWork, actor: Principal, tenant_id: uuid.UUID) -> Tenant:
-        if not (actor.is_sys_admin or actor.tenant_id == tenant_id):
+        """The system admin reads any tenant, a tenant admin its own; customer users none (as
+        ThingsBoard: the tenant and its administrators are not the customers' business)."""
+        if not (actor.is_sys_admin or (actor.is_tenant_admin and actor.tenant_id == tenant_id)):
             raise PermissionDeniedError()
         tenant = await TenantRepository(uow.connection).get(tenant_id)
         if tenant is None:
@@ -220,6 +242,8 @@ class AccountService:
         }
         if data.id is not None:
             user = await self.get_user(uow, actor, data.id.id)
+            if user.id != actor.user_id and not actor.may_manage(user, "WRITE"):
+                raise PermissionDeniedError()
             if clash is not None and clash.id != user.id:
                 raise ConflictError("User with email already exists!")
             if (user.authority, user.tenant_id, user.customer_id) != (
@@ -278,14 +302,16 @@ class AccountService:
     async def _place_customer_user(
         self, uow: UnitOfWork, actor: Principal, user: User, group_ids: list[uuid.UUID]
     ) -> None:
-        """Into the groups asked for, else into the customer's built-in *Customer Users*."""
+        """Into the groups asked for, else into the customer's built-in *Customer Users*.
+        Naming groups is a membership change: it needs write access to each group (else
+        whoever may create users could create them straight into *Customer Administrators*)."""
         assert user.customer_id is not None
         if not group_ids:
-            group_ids = [
-                (await self._groups.built_in_group(uow, user.customer_id, CUSTOMER_USERS)).id
-            ]
+            default = await self._groups.built_in_group(uow, user.customer_id, CUSTOMER_USERS)
+            await GroupRepository(uow.connection).add_members(default.id, [user.id])
+            return
         for group_id in group_ids:
-            group = await self._groups.get_group(uow, actor, group_id)
+            group = await self._groups.get_group(uow, actor, group_id, write=True)
             if group.type != "USER" or group.owner_id not in (user.customer_id, user.tenant_id):
                 raise InvalidArgumentError("entityGroupId must be a user group of the user's owner")
             await GroupRepository(uow.connection).add_members(group.id, [user.id])
@@ -325,6 +351,15 @@ class AccountService:
             raise PermissionDeniedError()
         return user
 
+    async def get_user_to_manage(
+        self, uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, operation: str = "WRITE"
+    ) -> User:
+        """A user the actor may not only read but manage (see ``Principal.may_manage``)."""
+        user = await self.get_user(uow, actor, user_id)
+        if not actor.may_manage(user, operation):
+            raise PermissionDeniedError()
+        return user
+
     async def page_users(
         self,
         uow: UnitOfWork,
@@ -351,19 +386,34 @@ class AccountService:
         user = await self.get_user(uow, actor, user_id)
         if user.id == actor.user_id:
             raise InvalidArgumentError("You cannot delete yourself")
-        if not (actor.is_sys_admin or actor.allows("USER", "DELETE")):
+        if not actor.may_manage(user, "DELETE"):
             raise PermissionDeniedError()
         await GroupRepository(uow.connection).remove_entity_everywhere(user.id)
         await UserRepository(uow.connection).delete(user.id)
 
     # --- passwords -----------------------------------------------------------------------
     async def set_password(self, uow: UnitOfWork, user: User, password: str) -> User:
-        """Set a password and enable the user (used by ``init`` and the demo data)."""
+        """Set a password and enable the user (used by ``init`` and the demo data); tokens
+        issued under the previous password stop working."""
         problem = password_problem(password)
         if problem:
             raise InvalidArgumentError(problem)
         repo = UserRepository(uow.connection)
         await repo.set_password_hash(user.id, self._passwords.hash(password))
-        enabled = replace(user, enabled=True)
-        await repo.update(enabled)
-        return enabled
+        await repo.set_enabled(user.id, True)
+        await repo.revoke_tokens(user.id)
+        return replace(user, enabled=True)
+
+    async def set_credentials_enabled(
+        self, uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, enabled: bool
+    ) -> None:
+        """Lock a user out (every token it holds stops working at once) or let it back in.
+        Only an activated user (one with a password) can be enabled: a pending user is
+        enabled by its activation link."""
+        user = await self.get_user_to_manage(uow, actor, user_id)
+        repo = UserRepository(uow.connection)
+        if enabled and not user.enabled and await repo.password_hash(user.id) is None:
+            raise InvalidArgumentError("User is not activated yet: use its activation link")
+        await repo.set_enabled(user.id, enabled)
+        if not enabled:
+            await repo.revoke_tokens(user.id)

@@ -61,6 +61,9 @@ users = sa.Table(
     # Activation tokens are stored as keyed hashes, like every other secret.
     sa.Column("activate_token_hash", sa.String(64), unique=True),
     sa.Column("activate_token_expiry", sa.BigInteger),
+    # Every token carries the generation it was issued in; sign-out, a password change and
+    # disabling the user move the user to the next generation, so older tokens stop working.
+    sa.Column("token_generation", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Index("ix_users_tenant_customer", "tenant_id", "customer_id"),
 )
 

@@ -13,8 +13,10 @@ from gridlinks.accounts.domain import (
     CUSTOMER_USER_ROLE,
     OPERATIONS,
     RESOURCES,
+    TENANT_ONLY_RESOURCES,
     Authority,
     Principal,
+    User,
     merge_generic_permissions,
     validate_role_permissions,
 )
@@ -26,7 +28,8 @@ OTHER_CUSTOMER = uuid.UUID(int=12)
 
 resources = st.sampled_from(sorted(RESOURCES))
 operations = st.sampled_from(sorted(OPERATIONS))
-specific_resources = st.sampled_from(sorted(RESOURCES - {"ALL"}))
+specific_resources = st.sampled_from(sorted(RESOURCES - {"ALL"} - TENANT_ONLY_RESOURCES))
+customer_resources = st.sampled_from(sorted(RESOURCES - TENANT_ONLY_RESOURCES))
 specific_operations = st.sampled_from(sorted(OPERATIONS - {"ALL"}))
 permission_maps = st.dictionaries(resources, st.lists(operations, max_size=5), max_size=6)
 
@@ -76,6 +79,14 @@ def test_granted_operation_is_allowed_on_its_resource_only(
         assert not principal.allows(other_resource, other_operation)
 
 
+@given(st.sampled_from(sorted(TENANT_ONLY_RESOURCES)), operations)
+def test_customer_user_never_reaches_tenant_only_resources_whatever_its_roles(
+    resource: str, operation: str
+) -> None:
+    principal = customer_user({"ALL": ["ALL"], resource: ["ALL"]})
+    assert not principal.allows(resource, operation)
+
+
 @given(specific_resources, operations)
 def test_all_operations_on_a_resource_allow_any_operation_there(
     resource: str, operation: str
@@ -83,7 +94,7 @@ def test_all_operations_on_a_resource_allow_any_operation_there(
     assert customer_user({resource: ["ALL"]}).allows(resource, operation)
 
 
-@given(resources, specific_operations)
+@given(customer_resources, specific_operations)
 def test_operation_granted_on_all_resources_is_allowed_everywhere(
     resource: str, operation: str
 ) -> None:
@@ -144,6 +155,58 @@ def test_nobody_sees_into_another_tenant(
     for principal in (tenant_admin(), customer_user({"ALL": ["ALL"]})):
         if tenant_id != TENANT:
             assert not principal.sees_owner(tenant_id, customer_id)
+
+
+# --- may_manage ---------------------------------------------------------------------------
+
+
+def user_of(
+    authority: Authority, tenant_id: uuid.UUID | None, customer_id: uuid.UUID | None
+) -> User:
+    return User(uuid.uuid4(), tenant_id, customer_id, "x@x.test", authority, 0)
+
+
+PENDING_CUSTOMER_ADMIN = user_of(Authority.CUSTOMER_USER, TENANT, CUSTOMER)
+
+
+def test_plain_customer_user_reads_but_does_not_manage_its_colleagues() -> None:
+    plain = customer_user(BUILT_IN_ROLE_PERMISSIONS[CUSTOMER_USER_ROLE])
+    assert plain.allows("USER", "READ")
+    for operation in ("WRITE", "DELETE", "CREATE"):
+        assert not plain.may_manage(PENDING_CUSTOMER_ADMIN, operation)
+
+
+def test_customer_admin_manages_users_of_its_own_customer_only() -> None:
+    admin = customer_user({"ALL": ["ALL"]})
+    assert admin.may_manage(PENDING_CUSTOMER_ADMIN, "WRITE")
+    for other in (
+        user_of(Authority.CUSTOMER_USER, TENANT, OTHER_CUSTOMER),
+        user_of(Authority.TENANT_ADMIN, TENANT, None),
+        user_of(Authority.CUSTOMER_USER, OTHER_TENANT, CUSTOMER),
+    ):
+        assert not admin.may_manage(other, "WRITE")
+
+
+def test_tenant_admin_manages_its_tenants_users_and_sys_admin_only_tenant_admins() -> None:
+    tenant_admin_user = user_of(Authority.TENANT_ADMIN, TENANT, None)
+    assert tenant_admin().may_manage(tenant_admin_user, "WRITE")
+    assert tenant_admin().may_manage(PENDING_CUSTOMER_ADMIN, "DELETE")
+    assert not tenant_admin().may_manage(
+        user_of(Authority.TENANT_ADMIN, OTHER_TENANT, None), "WRITE"
+    )
+    assert sys_admin().may_manage(tenant_admin_user, "WRITE")
+    assert not sys_admin().may_manage(PENDING_CUSTOMER_ADMIN, "WRITE")
+
+
+def test_nobody_manages_a_sys_admin_or_themselves() -> None:
+    root = user_of(Authority.SYS_ADMIN, None, None)
+    for principal in (sys_admin(), tenant_admin(), customer_user({"ALL": ["ALL"]})):
+        assert not principal.may_manage(root, "WRITE")
+        me = user_of(principal.authority, principal.tenant_id, principal.customer_id)
+        assert not principal.may_manage(
+            User(principal.user_id, me.tenant_id, me.customer_id, me.email, me.authority, 0),
+            "WRITE",
+        )
 
 
 # --- merge_generic_permissions ------------------------------------------------------------

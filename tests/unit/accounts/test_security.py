@@ -28,12 +28,12 @@ def create_tokens(clock: FixedClock, key: bytes = KEY) -> TokenService:
 
 def test_issued_access_token_is_read_back_as_its_user_and_authority() -> None:
     tokens, user = create_tokens(FixedClock(NOW_MS)), create_user()
-    claims = tokens.read(tokens.issue_pair(user).token)
+    claims = tokens.read(tokens.issue_pair(user, 0).token)
     assert (claims.user_id, claims.scope) == (user.id, "TENANT_ADMIN")
 
 
 def test_tokens_carry_integer_expiry_from_the_services_clock() -> None:
-    pair = create_tokens(FixedClock(NOW_MS)).issue_pair(create_user())
+    pair = create_tokens(FixedClock(NOW_MS)).issue_pair(create_user(), 0)
     access = jwt.decode(pair.token, options={"verify_signature": False})
     refresh = jwt.decode(pair.refresh_token, options={"verify_signature": False})
     assert access["exp"] == NOW_MS // 1000 + ACCESS_SECONDS
@@ -44,7 +44,7 @@ def test_tokens_carry_integer_expiry_from_the_services_clock() -> None:
 def test_access_token_is_valid_until_its_last_second() -> None:
     clock = FixedClock(NOW_MS)
     tokens = create_tokens(clock)
-    token = tokens.issue_pair(create_user()).token
+    token = tokens.issue_pair(create_user(), 0).token
     clock.advance(ACCESS_SECONDS * 1000 - 1)
     tokens.read(token)
     clock.advance(1)
@@ -55,7 +55,7 @@ def test_access_token_is_valid_until_its_last_second() -> None:
 def test_expired_refresh_token_is_reported_as_expired() -> None:
     clock = FixedClock(NOW_MS)
     tokens = create_tokens(clock)
-    refresh = tokens.issue_pair(create_user()).refresh_token
+    refresh = tokens.issue_pair(create_user(), 0).refresh_token
     clock.advance(REFRESH_SECONDS * 1000)
     with pytest.raises(TokenExpiredError):
         tokens.read(refresh, refresh=True)
@@ -63,13 +63,13 @@ def test_expired_refresh_token_is_reported_as_expired() -> None:
 
 def test_token_issued_by_a_clock_running_ahead_is_accepted() -> None:
     issuer = create_tokens(FixedClock(NOW_MS + 5_000))
-    token = issuer.issue_pair(create_user()).token
+    token = issuer.issue_pair(create_user(), 0).token
     assert create_tokens(FixedClock(NOW_MS)).read(token).scope == "TENANT_ADMIN"
 
 
 def test_refresh_token_is_not_an_access_token() -> None:
     tokens = create_tokens(FixedClock(NOW_MS))
-    pair = tokens.issue_pair(create_user())
+    pair = tokens.issue_pair(create_user(), 0)
     with pytest.raises(AuthenticationError) as refused:
         tokens.read(pair.refresh_token)
     assert not isinstance(refused.value, TokenExpiredError)
@@ -79,12 +79,12 @@ def test_refresh_token_is_not_an_access_token() -> None:
 def test_access_token_is_not_a_refresh_token() -> None:
     tokens = create_tokens(FixedClock(NOW_MS))
     with pytest.raises(AuthenticationError):
-        tokens.read(tokens.issue_pair(create_user()).token, refresh=True)
+        tokens.read(tokens.issue_pair(create_user(), 0).token, refresh=True)
 
 
 def test_token_signed_with_another_key_is_refused_even_when_expired() -> None:
     clock = FixedClock(NOW_MS)
-    foreign = create_tokens(clock, b"o" * 32).issue_pair(create_user()).token
+    foreign = create_tokens(clock, b"o" * 32).issue_pair(create_user(), 0).token
     clock.advance(REFRESH_SECONDS * 10_000)
     with pytest.raises(AuthenticationError) as refused:
         create_tokens(clock).read(foreign)
@@ -93,7 +93,9 @@ def test_token_signed_with_another_key_is_refused_even_when_expired() -> None:
 
 def test_unsigned_token_is_refused() -> None:
     tokens = create_tokens(FixedClock(NOW_MS))
-    claims = jwt.decode(tokens.issue_pair(create_user()).token, options={"verify_signature": False})
+    claims = jwt.decode(
+        tokens.issue_pair(create_user(), 0).token, options={"verify_signature": False}
+    )
     unsigned = jwt.encode(claims, None, algorithm="none")
     with pytest.raises(AuthenticationError):
         tokens.read(unsigned)

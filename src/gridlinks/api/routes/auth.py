@@ -49,8 +49,11 @@ async def current_user(
 
 
 @router.post("/api/auth/logout")
-async def logout(actor: CurrentPrincipal) -> None:
-    """Tokens are stateless; clients drop them. Kept for ThingsBoard compatibility."""
+async def logout(platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal) -> None:
+    """Sign out: every access and refresh token of the caller stops working, on every device
+    it is signed in on."""
+    await platform.accounts.logout(uow, actor)
+    await uow.commit()
 
 
 @router.post("/api/noauth/activate", openapi_extra=body_schema(ActivateRequest))
@@ -70,7 +73,8 @@ async def activate(
 async def change_password(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, body: JsonBody
 ) -> dict[str, Any]:
-    """Change the signed-in user's password; answers a fresh token pair."""
+    """Change the signed-in user's password; answers a fresh token pair, and every token
+    issued before (on any device) stops working."""
     data = validate_body(ChangePasswordRequest, body)
     pair = await platform.activation.change_password(
         uow, actor, data.current_password, data.new_password

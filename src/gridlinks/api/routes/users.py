@@ -1,4 +1,5 @@
-"""Users: create (with or without activation mail), activation links, listings, delete."""
+"""Users: create (with or without activation mail), activation links, listings, enabling and
+disabling, delete."""
 
 from __future__ import annotations
 
@@ -75,6 +76,20 @@ async def activation_link(
     link = await platform.activation.activation_link(uow, actor, user_id)
     await uow.commit()
     return link
+
+
+@router.post("/api/user/{user_id}/userCredentialsEnabled")
+async def set_user_credentials_enabled(
+    platform: PlatformDep,
+    uow: UnitOfWorkDep,
+    actor: CurrentPrincipal,
+    user_id: uuid.UUID,
+    enabled: Annotated[str, Query(alias="userCredentialsEnabled")] = "true",
+) -> None:
+    """Disable a user (it cannot sign in, and every token it holds stops working at once) or
+    enable it again. Those who may manage the user only; nobody disables themselves."""
+    await platform.accounts.set_credentials_enabled(uow, actor, user_id, parse_bool(enabled))
+    await uow.commit()
 
 
 @router.get("/api/users")
