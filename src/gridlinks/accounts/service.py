@@ -282,6 +282,8 @@ class AccountService:
         self, uow: UnitOfWork, actor: Principal, authority: Authority, data: UserSave
     ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
         if authority is Authority.SYS_ADMIN:
+            if actor.is_sys_admin and data.id is not None and data.id.id == actor.user_id:
+                return None, None  # a system admin edits its own profile
             raise PermissionDeniedError("System administrators are created with 'gridlinks init'")
         if authority is Authority.TENANT_ADMIN:
             tenant_id = data.tenant_id.id if data.tenant_id else actor.tenant_id
