@@ -10,6 +10,7 @@ from tests.integration.factories import (
     PASSWORD,
     Account,
     Api,
+    activation_token,
     auth,
     create_customer_user_quickly,
     create_tenant_admin_quickly,
@@ -145,3 +146,23 @@ async def test_failed_password_change_revokes_nothing(api: Api) -> None:
 async def test_sign_out_without_a_token_is_refused(api: Api) -> None:
     expect_error(await api.client.post("/api/auth/logout"), 401, 10)
     assert (await me(api, api.sysadmin.token)).status_code == 200
+
+
+async def test_administrator_resets_a_password_by_disabling_and_a_new_activation_link(
+    api: Api,
+) -> None:
+    tenant = await create_tenant_admin_quickly(api)
+    customer = await api.create_customer(tenant)
+    buyer = await create_customer_user_quickly(api, tenant, customer)
+    path = f"/api/user/{buyer.user['id']['id']}/userCredentialsEnabled"
+    await api.ok("POST", f"{path}?userCredentialsEnabled=false", tenant)
+    token = await activation_token(api, tenant, buyer.user)
+    response = await api.client.post(
+        "/api/noauth/activate", json={"activateToken": token, "password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200
+    assert (await me(api, response.json()["token"])).status_code == 200
+    await assert_revoked(api, buyer)
+    old = {"username": buyer.email, "password": PASSWORD}
+    expect_error(await api.client.post("/api/auth/login", json=old), 401, 10)
+    assert (await login(api.client, buyer.email, NEW_PASSWORD)).token
