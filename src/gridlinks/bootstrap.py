@@ -102,7 +102,11 @@ class Platform:
         """Start what runs beside requests: the telemetry flusher, the bus reader (Redis).
         Tokens left in plaintext (``serve --no-migrate`` after a schema-only upgrade) are
         sealed first: devices are looked up by their tokens' keyed hashes."""
-        await self.seal_stored_tokens()
+        try:
+            await self.seal_stored_tokens()
+        except Exception:
+            # The database may be down for now (requests answer 503 meanwhile): serve anyway.
+            log.exception("could not look for plaintext access tokens; the next start retries")
         await self.telemetry_writer.start()
         await self.bus.start()
 

@@ -21,13 +21,21 @@ from alembic import command
 from sqlalchemy.engine import make_url
 
 from gridlinks.api.app import create_app
-from gridlinks.bootstrap import Platform
+from gridlinks.bootstrap import Platform, build_platform
+from gridlinks.config import Settings
 from gridlinks.db.migrate import _alembic_config
 from gridlinks.db.tables import device_credentials, devices
 from gridlinks.devices.tokens import LOOKUP_PURPOSE, SEAL_PURPOSE, AccessTokenSeal
 from gridlinks.kit.secrets import UnsealError, derive_key
 from tests.conftest import TEST_SECRET
-from tests.integration.factories import Account, Api, create_tenant_admin_quickly, login, unique
+from tests.integration.factories import (
+    PASSWORD,
+    Account,
+    Api,
+    create_tenant_admin_quickly,
+    login,
+    unique,
+)
 from tests.integration.mqtt.harness import RunningMqtt
 from tests.integration.test_claim_secrets_at_rest import every_row_as_text
 from tests.integration.test_cli import cli_env, run_cli
@@ -224,3 +232,35 @@ async def test_sealed_tokens_of_another_server_secret_do_not_open(
     other = AccessTokenSeal(b"x" * 32, derive_key("another-secret-" + "y" * 40, SEAL_PURPOSE))
     with pytest.raises(UnsealError):
         other.open(sealed, row_id, uuid.UUID(device_id(device)))
+
+
+async def test_after_the_server_secret_changed_a_token_can_still_be_replaced(
+    api: Api, settings: Settings
+) -> None:
+    """Old tokens no longer open (a clear 500 on reading them back), but new ones can be set."""
+    tenant = await create_tenant_admin_quickly(api)
+    device = await api.create_device(tenant)
+    changed = build_platform(settings.model_copy(update={"secret_key": "changed-" + "z" * 40}))
+    try:
+        transport = httpx.ASGITransport(app=create_app(changed))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            other = Api(client, api.sysadmin)
+            admin = await login(client, tenant.email, PASSWORD)
+            path = f"/api/device/{device_id(device)}/credentials"
+            unreadable = await client.get(path, headers=admin.headers)
+            assert unreadable.status_code == 500, unreadable.text
+            assert "server secret" in unreadable.json()["message"]
+            token = unique("new-token")
+            assert (await set_token_by_id(other, admin, device, token)).status_code == 200
+            assert await read_token(other, admin, device) == token
+    finally:
+        await changed.close()
+
+
+async def set_token_by_id(api: Api, account: Account, device: Any, token: str) -> httpx.Response:
+    body = {
+        "deviceId": device["id"],
+        "credentialsType": "ACCESS_TOKEN",
+        "credentialsId": token,
+    }
+    return await api.client.post("/api/device/credentials", headers=account.headers, json=body)

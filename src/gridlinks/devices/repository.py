@@ -244,6 +244,14 @@ class CredentialsRepository:
         row = (await self._c.execute(query)).first()
         return self._credentials(row) if row else None
 
+    async def row_of_device(self, device_id: uuid.UUID) -> tuple[uuid.UUID, int] | None:
+        """(id, created time) of a device's credentials row, without opening anything."""
+        query = sa.select(device_credentials.c.id, device_credentials.c.created_time).where(
+            device_credentials.c.device_id == device_id
+        )
+        row = (await self._c.execute(query)).first()
+        return (row.id, row.created_time) if row else None
+
     async def device_of_token(self, token: str) -> uuid.UUID | None:
         """The device whose access token this is: one lookup by keyed hash, nothing opened."""
         query = sa.select(device_credentials.c.device_id).where(

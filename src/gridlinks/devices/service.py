@@ -381,14 +381,14 @@ class DeviceService:
         value: dict[str, str | None] | None = None,
     ) -> DeviceCredentials:
         repo = self._credentials(uow)
-        current = await repo.of_device(device.id)
-        if current is None:
+        # Not the current credentials themselves: a token that no longer opens (the server
+        # secret changed) can still be replaced.
+        row = await repo.row_of_device(device.id)
+        if row is None:
             raise NotFoundError()
-        updated = replace(
-            current,
-            credentials_type=credentials_type,
-            credentials_id=credentials_id,
-            credentials_value=value,
+        row_id, created_time = row
+        updated = DeviceCredentials(
+            row_id, device.id, credentials_type, credentials_id, created_time, value
         )
         await repo.update(updated)
         return updated
