@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from functools import partial
@@ -34,12 +33,15 @@ from gridlinks.db.engine import Database, async_database_url, create_database
 from gridlinks.db.migrate import upgrade_schema
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.attribute_access import DeviceAttributeService
+from gridlinks.devices.clashes import CredentialsClashGuard
 from gridlinks.devices.profiles import DeviceProfileService
 from gridlinks.devices.service import DeviceService
 from gridlinks.devices.telemetry_access import DeviceTelemetryService
+from gridlinks.devices.tokens import LOOKUP_PURPOSE, SEAL_PURPOSE, AccessTokenSeal
 from gridlinks.devices.transport_access import TransportAccess
 from gridlinks.errors import ConfigurationError
 from gridlinks.kit.clock import Clock, SystemClock
+from gridlinks.kit.files import create_private_file, private_directory, tighten_file
 from gridlinks.kit.secrets import derive_key
 from gridlinks.limits.base import RateLimiter
 from gridlinks.limits.memory import MemoryRateLimiter
@@ -81,10 +83,30 @@ class Platform:
         return UnitOfWork(self.database, write=write)
 
     async def migrate(self) -> None:
+        """Upgrade the schema, then seal access tokens an older version stored in plaintext
+        (that step needs the server secret, which Alembic never sees)."""
         await upgrade_schema(self.database)
+        await self.seal_stored_tokens()
+
+    async def seal_stored_tokens(self) -> None:
+        """Idempotent: after the first start no plaintext token is left, not even in free pages
+        of a SQLite file (it is rebuilt when anything was sealed)."""
+        async with self.unit_of_work() as uow:
+            sealed = await self.devices.seal_stored_tokens(uow)
+            await uow.commit()
+        if sealed:
+            await self.database.compact()
+            log.info("sealed %d device access tokens stored in plaintext", sealed)
 
     async def start(self) -> None:
-        """Start what runs beside requests: the telemetry flusher, the bus reader (Redis)."""
+        """Start what runs beside requests: the telemetry flusher, the bus reader (Redis).
+        Tokens left in plaintext (``serve --no-migrate`` after a schema-only upgrade) are
+        sealed first: devices are looked up by their tokens' keyed hashes."""
+        try:
+            await self.seal_stored_tokens()
+        except Exception:
+            # The database may be down for now (requests answer 503 meanwhile): serve anyway.
+            log.exception("could not look for plaintext access tokens; the next start retries")
         await self.telemetry_writer.start()
         await self.bus.start()
 
@@ -131,13 +153,14 @@ def resolve_secret_key(settings: Settings) -> str:
 
 
 def _embedded_secret(path: Path) -> str:
+    """The secret kept in the data directory (0700), in a file only we may read (0600)."""
+    private_directory(path.parent)
     if path.exists():
+        tighten_file(path)
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+    if not create_private_file(path, value + "\n"):
+        return path.read_text().strip()  # another process created it meanwhile
     log.info("generated a new server secret in %s", path)
     return value
 
@@ -162,8 +185,17 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     groups = GroupService(clock)
     device_profiles = DeviceProfileService(clock)
     audit = AuditLog(clock)
+    # MQTT basic passwords are keyed hashes under "device-credentials"; access tokens have keys
+    # of their own for the lookup hash and the sealed copy.
     credentials_key = derive_key(secret, "device-credentials")
-    devices = DeviceService(clock, credentials_key, device_profiles, audit)
+    device_tokens = AccessTokenSeal(
+        derive_key(secret, LOOKUP_PURPOSE), derive_key(secret, SEAL_PURPOSE)
+    )
+    limiter, bus = _limiter_and_bus(settings, clock)
+    clash_guard = CredentialsClashGuard(limiter, clock)
+    devices = DeviceService(
+        clock, credentials_key, device_tokens, clash_guard, device_profiles, audit
+    )
     passwords = PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     accounts = AccountService(
         clock,
@@ -183,7 +215,6 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     )
     claim_key = derive_key(secret, "claim-secret")
     attributes = AttributeService(clock, hooks=[ClaimingDataHook(clock, claim_key)])
-    limiter, bus = _limiter_and_bus(settings, clock)
     claiming = ClaimingService(clock, claim_key, claim_policy(settings), audit, limiter, bus)
     telemetry = TelemetryService()
     telemetry_writer = TelemetryWriter(
@@ -207,7 +238,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         claiming,
         limiter,
         bus,
-        TransportAccess(clock, credentials_key, device_profiles),
+        TransportAccess(clock, credentials_key, device_tokens, device_profiles),
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
         device_telemetry=DeviceTelemetryService(devices, telemetry),

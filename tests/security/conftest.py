@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import pytest_runtest_makereport, server, start_server  # noqa: F401
 from tests.integration.conftest import api, client  # noqa: F401
+from tests.integration.mqtt.conftest import maker, mqtt  # noqa: F401
 
 _HERE = Path(__file__).parent
 

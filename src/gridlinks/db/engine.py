@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gridlinks.errors import ConfigurationError
+from gridlinks.kit.files import create_private_file, private_directory, tighten_file
 
 WRITE_OPTION = "gridlinks_write"
 
@@ -58,6 +59,19 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+    async def compact(self) -> None:
+        """SQLite: rebuild the file and empty the write-ahead log, so rows rewritten to hide a
+        secret leave no old copy in free pages. Nothing to do on PostgreSQL (see
+        docs/security.md: ``VACUUM FULL``)."""
+        if self.write_lock is None:
+            return
+        async with self.write_lock, self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            for statement in ("VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
+                cursor = await driver.execute(statement)
+                await cursor.close()
+
 
 def create_database(
     url: URL, *, pool_size: int = 10, echo: bool = False, wait_seconds: float = 10.0
@@ -77,9 +91,19 @@ def create_database(
     return Database(engine, wait_seconds=wait_seconds)
 
 
+def _prepare_private_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (SQLite would make it 0644 less the
+    umask); its -wal and -shm files take the database file's mode. Files of an older start
+    that others may read are made 0600."""
+    private_directory(path.parent)
+    if not create_private_file(path):
+        for suffix in ("", "-wal", "-shm"):
+            tighten_file(path.with_name(path.name + suffix))
+
+
 def _create_sqlite_engine(url: URL, pool_size: int, echo: bool, wait_seconds: float) -> AsyncEngine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        _prepare_private_sqlite_file(Path(url.database))
     # Every aiosqlite connection is a thread: keep them in the pool rather than opening and
     # closing overflow connections under load.
     engine = create_async_engine(

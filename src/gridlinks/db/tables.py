@@ -118,11 +118,18 @@ device_credentials = sa.Table(
         unique=True,
     ),
     sa.Column("credentials_type", sa.String(32), nullable=False),
-    # ACCESS_TOKEN: the token; MQTT_BASIC: digest of client id + user name. Platform-wide unique.
+    # ACCESS_TOKEN: keyed hash (HMAC) of the token; MQTT_BASIC: digest of client id + user name.
+    # Platform-wide unique: a device API call or CONNECT is one lookup by this column.
     sa.Column("credentials_id", sa.String(255), nullable=False, unique=True),
     # MQTT_BASIC: {"clientId", "userName", "passwordHash"} - the password itself is never stored.
     sa.Column("credentials_value", sa.JSON),
     sa.Column("created_time", sa.BigInteger, nullable=False),
+    # ACCESS_TOKEN: the token sealed with AES-GCM (devices/tokens.py). NULL only on rows written
+    # before revision 0004, until the first start seals them (DeviceService.seal_stored_tokens).
+    sa.Column("token_sealed", sa.LargeBinary),
+    # MQTT_BASIC with a user name: the digest of the user name alone, so credentials of any client
+    # id with that user name are found when a registration could make a CONNECT ambiguous.
+    sa.Column("user_name_key", sa.String(255), index=True),
 )
 
 attributes = sa.Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -11,7 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gridlinks.db.paging import fetch_page
 from gridlinks.db.tables import device_credentials, device_profiles, devices
-from gridlinks.devices.domain import Device, DeviceCredentials, DeviceProfile
+from gridlinks.devices.domain import (
+    ACCESS_TOKEN,
+    MQTT_BASIC,
+    Device,
+    DeviceCredentials,
+    DeviceProfile,
+    basic_user_name_key,
+    is_storable_text,
+    normalize_device_name,
+)
+from gridlinks.devices.tokens import AccessTokenSeal
 from gridlinks.kit.pagination import PageRequest
 
 
@@ -21,10 +32,6 @@ def _device(row: sa.Row[Any]) -> Device:
 
 def _profile(row: sa.Row[Any]) -> DeviceProfile:
     return DeviceProfile(**row._mapping)
-
-
-def _credentials(row: sa.Row[Any]) -> DeviceCredentials:
-    return DeviceCredentials(**row._mapping)
 
 
 # Built once: it runs on every successful claim.
@@ -53,7 +60,21 @@ class DeviceRepository:
     async def find_by_name(
         self, tenant_id: uuid.UUID, name: str, *, for_update: bool = False
     ) -> Device | None:
-        """``for_update`` locks the row (PostgreSQL) until the transaction ends."""
+        """The device called ``name`` as names are stored (NFC, no leading or trailing spaces:
+        ``normalize_device_name``); a name stored otherwise before revision 0004 is still found
+        by its exact spelling. ``for_update`` locks the row (PostgreSQL) until the transaction
+        ends."""
+        spelled = normalize_device_name(name)
+        found = await self._find_by_name(tenant_id, spelled, for_update)
+        if found is None and spelled != name:
+            found = await self._find_by_name(tenant_id, name, for_update)
+        return found
+
+    async def _find_by_name(
+        self, tenant_id: uuid.UUID, name: str, for_update: bool
+    ) -> Device | None:
+        if not is_storable_text(name):
+            return None  # no stored name has it; PostgreSQL would refuse the parameter
         query = devices.select().where(devices.c.tenant_id == tenant_id, devices.c.name == name)
         if for_update:
             query = query.with_for_update()
@@ -184,24 +205,128 @@ class DeviceProfileRepository:
 
 
 class CredentialsRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    """Credentials rows. Access tokens go in as a keyed hash (``credentials_id``) and a sealed
+    copy (``token_sealed``) and come out opened: callers only ever see the token."""
+
+    def __init__(self, connection: AsyncConnection, tokens: AccessTokenSeal) -> None:
         self._c = connection
+        self._tokens = tokens
+
+    def _row(self, credentials: DeviceCredentials) -> dict[str, Any]:
+        values = asdict(credentials)
+        if credentials.credentials_type == ACCESS_TOKEN:
+            token = credentials.credentials_id
+            values["credentials_id"] = self._tokens.lookup_id(token)
+            values["token_sealed"] = self._tokens.seal(token, credentials.id, credentials.device_id)
+            values["user_name_key"] = None
+        else:
+            value = credentials.credentials_value or {}
+            values["token_sealed"] = None
+            values["user_name_key"] = basic_user_name_key(value.get("userName"))
+        return values
+
+    def _credentials(self, row: sa.Row[Any]) -> DeviceCredentials:
+        values = dict(row._mapping)
+        sealed, _ = values.pop("token_sealed"), values.pop("user_name_key")
+        if values["credentials_type"] == ACCESS_TOKEN and sealed is not None:
+            values["credentials_id"] = self._tokens.open(sealed, values["id"], values["device_id"])
+        return DeviceCredentials(**values)
 
     async def add(self, credentials: DeviceCredentials) -> None:
-        await self._c.execute(device_credentials.insert().values(**asdict(credentials)))
+        await self._c.execute(device_credentials.insert().values(**self._row(credentials)))
 
     async def update(self, credentials: DeviceCredentials) -> None:
         query = device_credentials.update().where(device_credentials.c.id == credentials.id)
-        await self._c.execute(query.values(**asdict(credentials)))
+        await self._c.execute(query.values(**self._row(credentials)))
 
     async def of_device(self, device_id: uuid.UUID) -> DeviceCredentials | None:
         query = device_credentials.select().where(device_credentials.c.device_id == device_id)
         row = (await self._c.execute(query)).first()
-        return _credentials(row) if row else None
+        return self._credentials(row) if row else None
 
-    async def find(self, credentials_id: str) -> DeviceCredentials | None:
-        query = device_credentials.select().where(
-            device_credentials.c.credentials_id == credentials_id
+    async def row_of_device(self, device_id: uuid.UUID) -> tuple[uuid.UUID, int] | None:
+        """(id, created time) of a device's credentials row, without opening anything."""
+        query = sa.select(device_credentials.c.id, device_credentials.c.created_time).where(
+            device_credentials.c.device_id == device_id
         )
         row = (await self._c.execute(query)).first()
-        return _credentials(row) if row else None
+        return (row.id, row.created_time) if row else None
+
+    async def device_of_token(self, token: str) -> uuid.UUID | None:
+        """The device whose access token this is: one lookup by keyed hash, nothing opened."""
+        query = sa.select(device_credentials.c.device_id).where(
+            device_credentials.c.credentials_id == self._tokens.lookup_id(token),
+            device_credentials.c.credentials_type == ACCESS_TOKEN,
+        )
+        return (await self._c.execute(query)).scalar_one_or_none()
+
+    async def find_basic(self, credentials_id: str) -> DeviceCredentials | None:
+        """MQTT basic credentials by their id (``mqtt_basic_credentials_id``)."""
+        query = device_credentials.select().where(
+            device_credentials.c.credentials_id == credentials_id,
+            device_credentials.c.credentials_type == MQTT_BASIC,
+        )
+        row = (await self._c.execute(query)).first()
+        return self._credentials(row) if row else None
+
+    async def clashes(
+        self,
+        device_id: uuid.UUID,
+        *,
+        token: str | None = None,
+        basic_ids: Sequence[str] = (),
+        user_name_key: str | None = None,
+    ) -> bool:
+        """Whether another device holds access token ``token``, MQTT basic credentials with an
+        id in ``basic_ids``, or MQTT basic credentials with user name key ``user_name_key``."""
+        ids = list(basic_ids) + ([self._tokens.lookup_id(token)] if token is not None else [])
+        matches: list[sa.ColumnElement[bool]] = []
+        if ids:
+            matches.append(device_credentials.c.credentials_id.in_(ids))
+        if user_name_key is not None:
+            matches.append(device_credentials.c.user_name_key == user_name_key)
+        if not matches:
+            return False
+        query = (
+            sa.select(device_credentials.c.id)
+            .where(device_credentials.c.device_id != device_id, sa.or_(*matches))
+            .limit(1)
+        )
+        return (await self._c.execute(query)).first() is not None
+
+    async def serialize_user_name(self, name: str) -> None:
+        """PostgreSQL: hold a transaction lock on a CONNECT user name, so two registrations
+        that could both claim it (a token and MQTT basic credentials, in any tenants) check and
+        write one after the other. SQLite writers are serialized already."""
+        if self._c.dialect.name != "postgresql":
+            return
+        lock = int.from_bytes(bytes.fromhex(self._tokens.lookup_id(name))[:8], "big", signed=True)
+        await self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+
+    async def unsealed_token_rows(self, limit: int) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+        """(id, device id, plaintext token) of access tokens stored before revision 0004."""
+        query = (
+            sa.select(
+                device_credentials.c.id,
+                device_credentials.c.device_id,
+                device_credentials.c.credentials_id,
+            )
+            .where(
+                device_credentials.c.credentials_type == ACCESS_TOKEN,
+                device_credentials.c.token_sealed.is_(None),
+            )
+            .limit(limit)
+        )
+        return [(r.id, r.device_id, r.credentials_id) for r in await self._c.execute(query)]
+
+    async def seal_stored_token(self, row_id: uuid.UUID, device_id: uuid.UUID, token: str) -> None:
+        """Replace a plaintext token by its keyed hash and sealed copy (if still plaintext)."""
+        query = (
+            device_credentials.update()
+            .where(device_credentials.c.id == row_id, device_credentials.c.token_sealed.is_(None))
+            .values(
+                credentials_id=self._tokens.lookup_id(token),
+                token_sealed=self._tokens.seal(token, row_id, device_id),
+            )
+        )
+        await self._c.execute(query)

@@ -12,6 +12,7 @@ from gridlinks.attributes.repository import AttributeRepository
 from gridlinks.audit.domain import ASSIGNED_TO_CUSTOMER, UNASSIGNED_FROM_CUSTOMER
 from gridlinks.audit.service import AuditAction, AuditLog
 from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.devices.clashes import CredentialsClashGuard
 from gridlinks.devices.domain import (
     ACCESS_TOKEN,
     DEFAULT_PROFILE_NAME,
@@ -20,7 +21,12 @@ from gridlinks.devices.domain import (
     DeviceCredentials,
     DeviceProfile,
     access_token_problem,
+    basic_clash_ids,
+    basic_user_name_key,
+    device_name_problem,
     is_gateway,
+    mqtt_basic_credentials_id,
+    normalize_device_name,
 )
 from gridlinks.devices.profiles import DeviceProfileService, tenant_admin_tenant, tenant_of
 from gridlinks.devices.repository import CredentialsRepository, DeviceRepository
@@ -29,7 +35,7 @@ from gridlinks.devices.schemas import (
     CredentialsSave,
     DeviceSave,
 )
-from gridlinks.devices.transport_access import mqtt_basic_credentials_id
+from gridlinks.devices.tokens import AccessTokenSeal
 from gridlinks.errors import (
     AuthenticationError,
     ConflictError,
@@ -45,6 +51,11 @@ from gridlinks.kit.secrets import keyed_hash, random_token
 from gridlinks.telemetry.repository import TelemetryRepository
 
 TOKEN_CLASH = "Device credentials are already assigned to another device!"
+BASIC_CLASH = (
+    "MQTT basic credentials are ambiguous with another device's credentials (a device "
+    "connecting with them could be taken for the other); choose another clientId or userName"
+)
+SEAL_BATCH_ROWS = 500
 
 
 class DeviceService:
@@ -54,25 +65,37 @@ class DeviceService:
         self,
         clock: Clock,
         credentials_key: bytes,
+        tokens: AccessTokenSeal,
+        clash_guard: CredentialsClashGuard,
         profiles: DeviceProfileService,
         audit: AuditLog,
     ) -> None:
         self._clock = clock
         self._credentials_key = credentials_key
+        self._tokens = tokens
+        self._clash_guard = clash_guard
         self._profiles = profiles
         self._audit = audit
+
+    def _credentials(self, uow: UnitOfWork) -> CredentialsRepository:
+        return CredentialsRepository(uow.connection, self._tokens)
 
     # --- devices -------------------------------------------------------------------------
     async def save_device(
         self, uow: UnitOfWork, actor: Principal, data: DeviceSave, access_token: str | None
     ) -> Device:
-        """Create (with an access token, given or generated) or update a device."""
+        """Create (with an access token, given or generated) or update a device. The name is
+        stored NFC without leading or trailing spaces; blank names and control characters are
+        refused."""
         tenant_id = tenant_admin_tenant(actor)
+        name = device_name(data.name)
+        if data.id is None and access_token is not None:
+            self._clash_guard.check(tenant_id)
         profile = await self._profile_for(uow, actor, data)
         repo = DeviceRepository(uow.connection)
-        clash = await repo.find_by_name(tenant_id, data.name)
+        clash = await repo.find_by_name(tenant_id, name)
         common = {
-            "name": data.name,
+            "name": name,
             "type": profile.name,
             "label": data.label,
             "device_profile_id": profile.id,
@@ -99,7 +122,7 @@ class DeviceService:
             **common,
         )
         await repo.add(device)
-        await self._add_token(uow, device.id, access_token)
+        await self._add_token(uow, device, access_token)
         return device
 
     async def save_device_with_credentials(
@@ -124,27 +147,60 @@ class DeviceService:
             return await self._profiles.find_or_create(uow, tenant_id, data.type)
         return await self._profiles.ensure_default_profile(uow, tenant_id)
 
-    async def _add_token(self, uow: UnitOfWork, device_id: uuid.UUID, token: str | None) -> None:
-        token = token if token is not None else random_token()
-        problem = access_token_problem(token)
-        if problem:
-            raise InvalidArgumentError(problem)
-        repo = CredentialsRepository(uow.connection)
-        if await repo.find(token) is not None:
-            raise ConflictError(TOKEN_CLASH)
-        await repo.add(
-            DeviceCredentials(new_id(), device_id, ACCESS_TOKEN, token, self._clock.now_ms())
+    async def _add_token(self, uow: UnitOfWork, device: Device, token: str | None) -> None:
+        if token is None:
+            token = random_token()  # 119 random bits: no clash to look for
+        else:
+            _check_access_token(token)
+            await self._refuse_taken_token(uow, device, token)
+        await self._credentials(uow).add(
+            DeviceCredentials(new_id(), device.id, ACCESS_TOKEN, token, self._clock.now_ms())
         )
 
+    async def _refuse_taken_token(self, uow: UnitOfWork, device: Device, token: str) -> None:
+        """Another device's token, or another device's MQTT basic user name (a CONNECT with
+        that user name and no password would match both): refused, rate-limited."""
+        repo = self._credentials(uow)
+        await repo.serialize_user_name(token)
+        if await repo.clashes(device.id, token=token, user_name_key=basic_user_name_key(token)):
+            await self._clash_guard.refuse(device.tenant_id, ConflictError(TOKEN_CLASH))
+
+    async def _refuse_ambiguous_basic(
+        self, uow: UnitOfWork, device: Device, client_id: str | None, user_name: str | None
+    ) -> None:
+        """MQTT basic credentials one CONNECT could match together with another device's
+        credentials (in any tenant): refused, rate-limited."""
+        repo = self._credentials(uow)
+        if user_name:
+            await repo.serialize_user_name(user_name)
+        clash = await repo.clashes(
+            device.id,
+            token=user_name or None,
+            basic_ids=basic_clash_ids(client_id, user_name),
+            user_name_key=None if client_id else basic_user_name_key(user_name),
+        )
+        if clash:
+            await self._clash_guard.refuse(device.tenant_id, ConflictError(BASIC_CLASH))
+
     async def authenticate_access_token(self, uow: UnitOfWork, token: str) -> Device:
-        """The device whose access token this is (device APIs); unknown -> 401."""
-        credentials = await CredentialsRepository(uow.connection).find(token) if token else None
-        if credentials is None or credentials.credentials_type != ACCESS_TOKEN:
-            raise AuthenticationError("Invalid device access token")
-        device = await DeviceRepository(uow.connection).get(credentials.device_id)
+        """The device whose access token this is (device APIs): one lookup by keyed hash;
+        unknown -> 401."""
+        device_id = await self._credentials(uow).device_of_token(token) if token else None
+        device = await DeviceRepository(uow.connection).get(device_id) if device_id else None
         if device is None:
             raise AuthenticationError("Invalid device access token")
         return device
+
+    async def seal_stored_tokens(self, uow: UnitOfWork) -> int:
+        """Hash and seal the access tokens stored in plaintext before revision 0004 (idempotent;
+        concurrent starts seal each row once). Returns how many were sealed."""
+        repo = self._credentials(uow)
+        sealed = 0
+        while rows := await repo.unsealed_token_rows(SEAL_BATCH_ROWS):
+            for row_id, device_id, token in rows:
+                await repo.seal_stored_token(row_id, device_id, token)
+            sealed += len(rows)
+        return sealed
 
     async def get_device(
         self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID, operation: str = "READ"
@@ -157,6 +213,7 @@ class DeviceService:
     async def find_device(
         self, uow: UnitOfWork, actor: Principal, name: str, operation: str = "READ"
     ) -> Device:
+        """By name, spelled as stored (``DeviceRepository.find_by_name``)."""
         device = await DeviceRepository(uow.connection).find_by_name(tenant_of(actor), name)
         return self._check(actor, device, operation)
 
@@ -278,7 +335,7 @@ class DeviceService:
         self, uow: UnitOfWork, actor: Principal, device_id: uuid.UUID
     ) -> DeviceCredentials:
         device = await self.get_device(uow, actor, device_id, "READ_CREDENTIALS")
-        credentials = await CredentialsRepository(uow.connection).of_device(device.id)
+        credentials = await self._credentials(uow).of_device(device.id)
         if credentials is None:
             raise NotFoundError()
         return credentials
@@ -286,36 +343,57 @@ class DeviceService:
     async def save_credentials(
         self, uow: UnitOfWork, actor: Principal, data: CredentialsSave
     ) -> DeviceCredentials:
-        """Replace a device's credentials with an access token or MQTT basic credentials."""
-        current = await self.get_credentials(uow, actor, data.device_id.id)
+        """Replace a device's credentials with an access token or MQTT basic credentials. Chosen
+        credentials must be unambiguous across the installation (clashes are rate-limited)."""
+        device = await self.get_device(uow, actor, data.device_id.id, "READ_CREDENTIALS")
         if actor.is_customer_user:
             raise PermissionDeniedError()
         if data.credentials_type == ACCESS_TOKEN:
-            token = data.credentials_id if data.credentials_id else random_token()
-            problem = access_token_problem(token)
-            if problem:
-                raise InvalidArgumentError(problem)
-            updated = replace(
-                current, credentials_type=ACCESS_TOKEN, credentials_id=token, credentials_value=None
-            )
+            token = data.credentials_id or None
+            if token is not None:
+                _check_access_token(token)
+            updated = await self._token_credentials(uow, device, token)
         elif data.credentials_type == MQTT_BASIC:
-            credentials_id, stored = self._mqtt_basic(data.credentials_value)
-            updated = replace(
-                current,
-                credentials_type=MQTT_BASIC,
-                credentials_id=credentials_id,
-                credentials_value=stored,
-            )
+            client_id, user_name, stored = self._mqtt_basic(data.credentials_value)
+            self._clash_guard.check(device.tenant_id)
+            await self._refuse_ambiguous_basic(uow, device, client_id, user_name)
+            basic_id = mqtt_basic_credentials_id(client_id, user_name)
+            updated = await self._replace_credentials(uow, device, MQTT_BASIC, basic_id, stored)
         else:
             raise InvalidArgumentError("credentialsType must be ACCESS_TOKEN or MQTT_BASIC")
-        repo = CredentialsRepository(uow.connection)
-        clash = await repo.find(updated.credentials_id)
-        if clash is not None and clash.device_id != current.device_id:
-            raise ConflictError(TOKEN_CLASH)
+        return updated
+
+    async def _token_credentials(
+        self, uow: UnitOfWork, device: Device, token: str | None
+    ) -> DeviceCredentials:
+        if token is None:
+            return await self._replace_credentials(uow, device, ACCESS_TOKEN, random_token())
+        self._clash_guard.check(device.tenant_id)
+        await self._refuse_taken_token(uow, device, token)
+        return await self._replace_credentials(uow, device, ACCESS_TOKEN, token)
+
+    async def _replace_credentials(
+        self,
+        uow: UnitOfWork,
+        device: Device,
+        credentials_type: str,
+        credentials_id: str,
+        value: dict[str, str | None] | None = None,
+    ) -> DeviceCredentials:
+        repo = self._credentials(uow)
+        # Not the current credentials themselves: a token that no longer opens (the server
+        # secret changed) can still be replaced.
+        row = await repo.row_of_device(device.id)
+        if row is None:
+            raise NotFoundError()
+        row_id, created_time = row
+        updated = DeviceCredentials(
+            row_id, device.id, credentials_type, credentials_id, created_time, value
+        )
         await repo.update(updated)
         return updated
 
-    def _mqtt_basic(self, raw: str | None) -> tuple[str, dict[str, str | None]]:
+    def _mqtt_basic(self, raw: str | None) -> tuple[str | None, str | None, dict[str, str | None]]:
         value = parse_json(raw or "", "credentialsValue") if raw else None
         if not isinstance(value, dict):
             raise InvalidArgumentError(
@@ -338,4 +416,20 @@ class DeviceService:
             "userName": user_name or None,
             "passwordHash": keyed_hash(self._credentials_key, password) if password else None,
         }
-        return mqtt_basic_credentials_id(client_id, user_name), stored
+        return client_id or None, user_name or None, stored
+
+
+def device_name(raw: str) -> str:
+    """A device name as stored: NFC without leading or trailing spaces; refused (400) when
+    blank or holding control characters."""
+    name = normalize_device_name(raw)
+    problem = device_name_problem(name)
+    if problem:
+        raise InvalidArgumentError(problem)
+    return name
+
+
+def _check_access_token(token: str) -> None:
+    problem = access_token_problem(token)
+    if problem:
+        raise InvalidArgumentError(problem)

@@ -3,28 +3,31 @@ by MQTT basic credentials, and find or create a gateway's sub-devices by name.""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import uuid
 
 from gridlinks.db.unit_of_work import UnitOfWork
-from gridlinks.devices.domain import ACCESS_TOKEN, MQTT_BASIC, Device, DeviceCredentials
+from gridlinks.devices.domain import (
+    ACCESS_TOKEN,
+    DEVICE_NAME_MAX_LENGTH,
+    Device,
+    DeviceCredentials,
+    basic_fields_match,
+    device_name_problem,
+    mqtt_basic_candidates,
+    mqtt_basic_credentials_id,
+    normalize_device_name,
+)
 from gridlinks.devices.profiles import DeviceProfileService
 from gridlinks.devices.repository import CredentialsRepository, DeviceRepository
+from gridlinks.devices.tokens import AccessTokenSeal
 from gridlinks.errors import AuthenticationError, InvalidArgumentError, PermissionDeniedError
 from gridlinks.kit.clock import Clock
 from gridlinks.kit.ids import new_id
 from gridlinks.kit.secrets import keyed_hash, random_token
 
-DEVICE_NAME_MAX_LENGTH = 255
 BAD_CREDENTIALS = "Invalid MQTT credentials"
 NOT_A_SUB_DEVICE = "The named device is not a sub-device of this gateway"
-
-
-def mqtt_basic_credentials_id(client_id: str | None, user_name: str | None) -> str:
-    """The lookup key of MQTT basic credentials (as ``DeviceService`` stores it)."""
-    digest = hashlib.sha256(f"{client_id or ''}|{user_name or ''}".encode()).hexdigest()
-    return f"mqtt-basic:{digest}"
 
 
 def is_sub_device_of(device: Device, gateway: Device) -> bool:
@@ -41,17 +44,24 @@ class TransportAccess:
     """Device lookups on behalf of a device connection (no user principal involved)."""
 
     def __init__(
-        self, clock: Clock, credentials_key: bytes, profiles: DeviceProfileService
+        self,
+        clock: Clock,
+        credentials_key: bytes,
+        tokens: AccessTokenSeal,
+        profiles: DeviceProfileService,
     ) -> None:
         self._clock = clock
         self._credentials_key = credentials_key
+        self._tokens = tokens
         self._profiles = profiles
 
     async def authenticate_mqtt_basic(
         self, uow: UnitOfWork, client_id: str, user_name: str | None, password: bytes | None
     ) -> Device:
-        """As ThingsBoard: credentials may name the client id, the user name, or both; the
-        password (if the credentials have one) must match. Anything else -> 401."""
+        """As ThingsBoard: credentials may name the client id, the user name, or both. A CONNECT
+        with a user name matches (client id, user name), else (user name alone); one without
+        matches (client id alone). The password (if the credentials have one) must match.
+        Anything else -> 401."""
         credentials = await self._find_basic(uow, client_id, user_name)
         if credentials is None or not self._password_matches(credentials, password):
             raise AuthenticationError(BAD_CREDENTIALS)
@@ -63,13 +73,12 @@ class TransportAccess:
     async def _find_basic(
         self, uow: UnitOfWork, client_id: str, user_name: str | None
     ) -> DeviceCredentials | None:
-        repo = CredentialsRepository(uow.connection)
-        candidates = [(client_id, user_name), (client_id, None), (None, user_name)]
-        for candidate_client, candidate_user in candidates:
-            if not candidate_client and not candidate_user:
-                continue
-            found = await repo.find(mqtt_basic_credentials_id(candidate_client, candidate_user))
-            if found is not None and found.credentials_type == MQTT_BASIC:
+        repo = CredentialsRepository(uow.connection, self._tokens)
+        for candidate_client, candidate_user in mqtt_basic_candidates(client_id, user_name):
+            found = await repo.find_basic(
+                mqtt_basic_credentials_id(candidate_client, candidate_user)
+            )
+            if found is not None and basic_fields_match(found, candidate_client, candidate_user):
                 return found
         return None
 
@@ -89,11 +98,12 @@ class TransportAccess:
         """The gateway tenant's device called ``name``; created when missing, with the
         gateway's customer as owner, the profile named ``device_type`` (created when missing)
         and a random access token, as ThingsBoard's gateway transport does."""
-        if not isinstance(name, str) or not name.strip() or len(name) > DEVICE_NAME_MAX_LENGTH:
-            raise InvalidArgumentError(
-                f"A sub-device name must be a non-empty string of at most "
-                f"{DEVICE_NAME_MAX_LENGTH} characters"
-            )
+        if not isinstance(name, str):
+            raise InvalidArgumentError("A sub-device name must be a string")
+        name = normalize_device_name(name)
+        problem = device_name_problem(name)
+        if problem:
+            raise InvalidArgumentError(problem)
         repo = DeviceRepository(uow.connection)
         found = await repo.find_by_name(gateway.tenant_id, name)
         if found is None:
@@ -126,7 +136,7 @@ class TransportAccess:
             additional_info={"gateway": False, "lastConnectedGateway": str(gateway.id)},
         )
         await DeviceRepository(uow.connection).add(device)
-        await CredentialsRepository(uow.connection).add(
+        await CredentialsRepository(uow.connection, self._tokens).add(
             DeviceCredentials(new_id(), device.id, ACCESS_TOKEN, random_token(), now)
         )
         return device

@@ -19,6 +19,7 @@ from gridlinks.api.deps import (
 from gridlinks.claiming.domain import ClaimResponse
 from gridlinks.claiming.schemas import ClaimRequest
 from gridlinks.claiming.service import ClaimResult
+from gridlinks.devices.domain import normalize_device_name
 from gridlinks.errors import (
     InvalidArgumentError,
     NotFoundError,
@@ -53,8 +54,9 @@ async def claim_device(
     if sub_customer_id is not None and sub_customer_id != NULL_UUID:
         raise InvalidArgumentError("subCustomerId is not supported; devices go to your customer")
     request = validate_body(ClaimRequest, body if body is not None else {})
+    # Spelled as names are stored (NFC, trimmed), so a name typed in NFD finds the device.
     result = await platform.claiming.claim(
-        uow, actor, device_name, request.secret_key or "", idempotency_key
+        uow, actor, normalize_device_name(device_name), request.secret_key or "", idempotency_key
     )
     await uow.commit()
     return claim_answer(result)
