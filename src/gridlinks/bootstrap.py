@@ -255,6 +255,7 @@ def claim_policy(settings: Settings) -> ClaimPolicy:
             max_seconds=settings.claim_lockout_max_seconds,
         ),
         user_attempts_per_minute=settings.claim_user_attempts_per_minute,
+        address_attempts_per_minute=settings.claim_address_attempts_per_minute,
         idempotency_ttl_seconds=settings.claim_idempotency_ttl_seconds,
     )
 

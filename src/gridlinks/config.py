@@ -68,13 +68,18 @@ class Settings(BaseSettings):
     # Claiming (SPEC 3). ThingsBoard's security.claim.allowClaimingByDefault / .duration.
     claim_allow_by_default: bool = True
     claim_default_duration_ms: int = Field(default=86_400_000, ge=1)
-    # Brute force: after this many consecutive failures a device is locked for
-    # claim_lockout_initial_seconds, doubling on each further failure up to the maximum.
+    # Brute force: after this many consecutive failures of one customer on one device, that
+    # customer (not the device: other customers and the buyer holding it are not affected) is
+    # locked out of it for claim_lockout_initial_seconds, doubling on each further failure up
+    # to the maximum. A new announcement by the device clears the device's lock-outs.
     claim_lockout_after_failures: int = Field(default=5, ge=1)
     claim_lockout_initial_seconds: int = Field(default=60, ge=1)
     claim_lockout_max_seconds: int = Field(default=3600, ge=1)
-    # Claim attempts one user may make per minute (across all devices).
+    # Claim attempts one user may make in any 60 seconds (sliding window, across all devices).
     claim_user_attempts_per_minute: int = Field(default=30, ge=1)
+    # Claim attempts from one source address in any 60 seconds (0: no such limit). Behind a
+    # reverse proxy, the proxy must send X-Forwarded-For or every client shares its address.
+    claim_address_attempts_per_minute: int = Field(default=120, ge=0)
     # How long an Idempotency-Key of a successful claim is remembered.
     claim_idempotency_ttl_seconds: int = Field(default=86400, ge=1)
     # How often expired claim windows and idempotency records are purged.

@@ -24,6 +24,7 @@ from tests.integration.factories import (
 from tests.integration.test_claim_concurrency import (
     BUYERS,
     CLAIM_ATTEMPTS_PER_MINUTE,
+    NO_ADDRESS_LIMIT,
     assert_audited_as,
     claim_audit_entries,
     create_buyers,
@@ -46,7 +47,10 @@ async def signed_in_api(server: Server, client: httpx.AsyncClient) -> Api:
 async def test_exactly_one_of_twenty_claims_on_separate_connections_wins_every_round(
     start_server: StartServer,
 ) -> None:
-    server = start_server(claim_user_attempts_per_minute=str(CLAIM_ATTEMPTS_PER_MINUTE))
+    server = start_server(
+        claim_user_attempts_per_minute=str(CLAIM_ATTEMPTS_PER_MINUTE),
+        claim_address_attempts_per_minute=str(NO_ADDRESS_LIMIT),
+    )
     async with AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(

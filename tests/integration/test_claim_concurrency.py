@@ -28,8 +28,10 @@ from tests.integration.factories import (
 
 BUYERS = 20
 ROUNDS = 50
-# Every buyer claims once a round: far more than the 30 claims a minute a user may make.
+# Every buyer claims once a round: far more than the 30 claims a minute a user may make, and
+# all of them from one address (0: no per-address limit).
 CLAIM_ATTEMPTS_PER_MINUTE = 100_000
+NO_ADDRESS_LIMIT = 0
 WINDOW_MS = 600_000
 
 
@@ -55,7 +57,12 @@ class RacedDevice:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"claim_user_attempts_per_minute": CLAIM_ATTEMPTS_PER_MINUTE})
+    return settings.model_copy(
+        update={
+            "claim_user_attempts_per_minute": CLAIM_ATTEMPTS_PER_MINUTE,
+            "claim_address_attempts_per_minute": NO_ADDRESS_LIMIT,
+        }
+    )
 
 
 async def create_buyers(

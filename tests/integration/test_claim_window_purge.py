@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from gridlinks.bootstrap import Platform, build_platform
 from gridlinks.config import Settings
-from gridlinks.db.tables import claim_idempotency, claim_windows
+from gridlinks.db.tables import claim_idempotency, claim_lockouts, claim_windows
 from gridlinks.kit.clock import FixedClock, SystemClock
 from tests.integration.factories import (
     Account,
@@ -173,21 +173,33 @@ async def test_purge_deletes_only_the_expired_of_several_windows(
     assert await claim(api, buyer, kept, "k") == 200
 
 
-async def test_purge_keeps_an_expired_window_until_its_lock_out_ends(
+async def test_purge_deletes_an_expired_window_but_keeps_its_lock_out_until_it_ends(
     api: Api, tenant: Account, buyer: Account, platform: Platform, clock: FixedClock
 ) -> None:
     name = await device_with_window(api, tenant, duration_ms=10_000)
-    for _ in range(5):  # the fifth consecutive failure locks the window for LOCK_SECONDS
+    for _ in range(5):  # the fifth consecutive failure locks the customer out for LOCK_SECONDS
         assert await claim(api, buyer, name, "wrong") == 400
     assert await claim(api, buyer, name, "k") == 429
 
-    clock.advance(20_000)  # expired, still locked
-    assert await purge(platform) == 0
-    assert await count_rows(platform, claim_windows) == 1
-
-    clock.advance(LOCK_SECONDS * 1000)  # the lock-out is over
+    clock.advance(20_000)  # expired, still locked out
     assert await purge(platform) == 1
     assert await count_rows(platform, claim_windows) == 0
+    assert await count_rows(platform, claim_lockouts) == 1
+    assert await claim(api, buyer, name, "k") == 429
+
+    clock.advance(LOCK_SECONDS * 1000)  # the lock-out is over
+    assert await purge(platform) == 0
+    assert await count_rows(platform, claim_lockouts) == 0
+
+
+async def test_purge_keeps_failure_counts_while_the_device_has_a_window(
+    api: Api, tenant: Account, buyer: Account, platform: Platform, clock: FixedClock
+) -> None:
+    name = await device_with_window(api, tenant, duration_ms=600_000)
+    assert await claim(api, buyer, name, "wrong") == 400
+    clock.advance(LOCK_SECONDS * 1000)
+    assert await purge(platform) == 0
+    assert await count_rows(platform, claim_lockouts) == 1
 
 
 async def test_purge_deletes_idempotency_records_older_than_their_ttl(

@@ -91,22 +91,32 @@ async def test_redis_allows_hits_up_to_the_limit(
 
 
 @pytest.mark.redis
-async def test_redis_hit_over_the_limit_waits_until_the_window_ends(
+async def test_redis_hit_over_the_limit_waits_until_the_oldest_hit_leaves_the_window(
     create_limiter: LimiterFactory, clock: FixedClock, unique: str
 ) -> None:
+    limiter = create_limiter()
+    await hits(limiter, f"user-{unique}", 2, limit=2, window=60)
     clock.advance(15_500)
-    over = await hits(create_limiter(), f"user-{unique}", 3, limit=2, window=60)
-    assert over == [0, 0, 45]
+    assert await limiter.hit(f"user-{unique}", 2, 60) == 45
 
 
 @pytest.mark.redis
-async def test_redis_new_window_starts_a_new_count(
+async def test_redis_hits_free_up_as_they_leave_the_window(
     create_limiter: LimiterFactory, clock: FixedClock, unique: str
 ) -> None:
     limiter = create_limiter()
     await hits(limiter, f"user-{unique}", 3, limit=2, window=60)
-    clock.advance(60_000)
+    clock.advance(59_999)
+    assert await limiter.hit(f"user-{unique}", 2, 60) == 1
+    clock.advance(1)
     assert await hits(limiter, f"user-{unique}", 3, limit=2, window=60) == [0, 0, 60]
+
+
+@pytest.mark.redis
+async def test_redis_zero_limit_refuses_the_first_hit(
+    create_limiter: LimiterFactory, unique: str
+) -> None:
+    assert await create_limiter().hit(f"user-{unique}", 0, 60) == 60
 
 
 @pytest.mark.redis
@@ -145,17 +155,26 @@ async def test_concurrent_hits_from_two_nodes_are_all_counted(
 
 
 @pytest.mark.redis
-async def test_counter_expires_with_its_window(
+async def test_log_expires_a_window_after_its_newest_hit(
     create_limiter: LimiterFactory, redis: Redis, unique: str
 ) -> None:
     await create_limiter().hit(f"user-{unique}", 5, 60)
     names = [name async for name in redis.scan_iter(match=f"{PREFIX}*{unique}*")]
     assert len(names) == 1
-    assert 0 < await redis.ttl(names[0]) <= 61
+    assert 0 < await redis.pttl(names[0]) <= 60_000
 
 
 @pytest.mark.redis
-async def test_every_window_size_gets_its_own_expiring_counter(
+async def test_log_keeps_at_most_the_limit_of_hits(
+    create_limiter: LimiterFactory, redis: Redis, unique: str
+) -> None:
+    await hits(create_limiter(), f"user-{unique}", 12, limit=5, window=60)
+    [name] = [name async for name in redis.scan_iter(match=f"{PREFIX}*{unique}*")]
+    assert await redis.zcard(name) == 5
+
+
+@pytest.mark.redis
+async def test_every_window_size_gets_its_own_expiring_log(
     create_limiter: LimiterFactory, redis: Redis, unique: str
 ) -> None:
     limiter = create_limiter()
@@ -164,8 +183,8 @@ async def test_every_window_size_gets_its_own_expiring_counter(
     names = [name async for name in redis.scan_iter(match=f"{PREFIX}*{unique}*")]
     ttls = sorted([await redis.ttl(name) for name in names])
     assert len(ttls) == 2
-    assert 0 < ttls[0] <= 61
-    assert 61 < ttls[1] <= 3601
+    assert 0 < ttls[0] <= 60
+    assert 60 < ttls[1] <= 3600
 
 
 async def test_unreachable_redis_makes_the_limiter_unavailable() -> None:

@@ -20,7 +20,7 @@ from gridlinks.claiming.domain import (
     masked_claiming_data,
     parse_claiming_data,
 )
-from gridlinks.claiming.repository import ClaimWindowRepository
+from gridlinks.claiming.repository import ClaimLockoutRepository, ClaimWindowRepository
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.errors import InvalidArgumentError
 from gridlinks.kit.clock import Clock
@@ -60,4 +60,6 @@ class ClaimingDataHook:
         self, uow: UnitOfWork, entity_id: uuid.UUID, scope: str, keys: Sequence[str]
     ) -> None:
         if scope == SERVER_SCOPE and CLAIMING_DATA in keys:
+            # The tenant withdraws its key: with it go the lock-outs (its way to lift them).
             await ClaimWindowRepository(uow.connection).delete(entity_id, WindowSource.SERVER)
+            await ClaimLockoutRepository(uow.connection).clear(entity_id)

@@ -1,9 +1,14 @@
 """Claiming rules (SPEC 3), pure: no database, no clock, no I/O.
 
 The claim decision is ``decide_claim(windows, presented_secret_hash, device_customer_id,
-now_ms)``: the service computes the HMAC of the presented key, loads the windows and the device,
-and applies the returned ``ClaimDecision`` in one transaction (counting a failure and locking
-the window under ``LockoutPolicy`` when the decision says so).
+now_ms, locked_until_ms)``: the service computes the HMAC of the presented key, locks the device,
+reads its windows and the caller's customer's lock-out on it, and applies the returned
+``ClaimDecision`` in the same transaction (counting a failure for the caller's customer and
+locking it out under ``LockoutPolicy`` when the decision says so).
+
+Brute force is held back per *guesser*, not per device: failures are counted per (device,
+customer of the caller), so one customer's wrong keys never lock another customer - or the
+buyer holding the device - out of it.
 """
 
 from __future__ import annotations
@@ -60,14 +65,21 @@ class ClaimWindow:
     secret_hash: str
     expires_at_ms: int
     created_time: int
+
+
+@dataclass(frozen=True)
+class ClaimLockout:
+    """One customer's failed claims of one device: how many in a row, and until when (epoch
+    ms) that customer's claims of the device are refused with 429."""
+
     failed_attempts: int = 0
     locked_until_ms: int = 0
 
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    """After ``after_failures`` consecutive failures a window is locked for ``initial_seconds``,
-    doubling with each further failure, at most ``max_seconds``."""
+    """After ``after_failures`` consecutive failures a customer is locked out of a device for
+    ``initial_seconds``, doubling with each further failure, at most ``max_seconds``."""
 
     after_failures: int = 5
     initial_seconds: int = 60
@@ -91,8 +103,8 @@ class ClaimDecision:
     reason: ClaimReason
     window: ClaimWindow | None = None
     assign: bool = False  # set the device's owner to the caller's customer
-    consume_windows: bool = False  # delete both windows and claimingAllowed/claimingData
-    count_failure: bool = False  # one more consecutive failure on ``window``
+    consume_windows: bool = False  # delete both windows, lock-outs, claimingAllowed/-Data
+    count_failure: bool = False  # one more consecutive failure of the caller's customer
     retry_after_seconds: int = 0
 
 
@@ -119,19 +131,22 @@ def decide_claim(
     presented_secret_hash: str,
     device_customer_id: uuid.UUID | None,
     now_ms: int,
+    locked_until_ms: int = 0,
 ) -> ClaimDecision:
-    """SPEC 3.2: the table, plus the lock-out of a window under brute force."""
+    """SPEC 3.2: the table, after the lock-out of the caller's customer under brute force.
+    ``locked_until_ms`` is when that lock-out ends (0: none). A locked-out caller learns
+    nothing, not even whether there is a window or an owner."""
     window = effective_window(windows, now_ms)
+    if locked_until_ms > now_ms:
+        retry = -(-(locked_until_ms - now_ms) // 1000)
+        return ClaimDecision(
+            ClaimResponse.LOCKED, ClaimReason.LOCKED, window, retry_after_seconds=max(retry, 1)
+        )
     unassigned = device_customer_id is None
     if window is None:
         if unassigned:
             return ClaimDecision(ClaimResponse.FAILURE, ClaimReason.NO_WINDOW)
         return ClaimDecision(ClaimResponse.CLAIMED, ClaimReason.ALREADY_CLAIMED)
-    if window.locked_until_ms > now_ms:
-        retry = -(-(window.locked_until_ms - now_ms) // 1000)
-        return ClaimDecision(
-            ClaimResponse.LOCKED, ClaimReason.LOCKED, window, retry_after_seconds=max(retry, 1)
-        )
     if now_ms > window.expires_at_ms:
         return ClaimDecision(ClaimResponse.FAILURE, ClaimReason.EXPIRED, window, count_failure=True)
     if not secrets_equal(window.secret_hash, presented_secret_hash):

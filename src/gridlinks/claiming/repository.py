@@ -1,4 +1,4 @@
-"""All SQL of claiming: claim windows, conditional ownership changes, idempotency records."""
+"""All SQL of claiming: claim windows, lock-outs, idempotency records."""
 
 from __future__ import annotations
 
@@ -9,36 +9,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gridlinks.claiming.domain import ClaimWindow, WindowSource
-from gridlinks.db.tables import claim_idempotency, claim_windows, devices
-from gridlinks.devices.domain import Device
+from gridlinks.claiming.domain import ClaimLockout, ClaimWindow, WindowSource
+from gridlinks.db.tables import claim_idempotency, claim_lockouts, claim_windows
 
 
 def _window(row: sa.Row[Any]) -> ClaimWindow:
-    return _window_from(dict(row._mapping))
-
-
-def _window_from(values: dict[str, Any]) -> ClaimWindow:
+    values = dict(row._mapping)
     values["source"] = WindowSource(values["source"])
     return ClaimWindow(**values)
-
-
-# Built once: it runs on every claim.
-_DEVICE_WITH_WINDOWS = (
-    sa.select(devices, *[c.label(f"w_{c.name}") for c in claim_windows.c])
-    .select_from(devices)
-    .outerjoin(claim_windows, claim_windows.c.device_id == devices.c.id)
-    .where(
-        devices.c.tenant_id == sa.bindparam("tenant_id"),
-        devices.c.name == sa.bindparam("name"),
-    )
-    .with_for_update(of=devices)
-)
 
 
 _DELETE_WINDOWS = claim_windows.delete().where(
     claim_windows.c.device_id == sa.bindparam("device_id")
 )
+
+
+def _dialect(connection: AsyncConnection) -> Any:
+    return postgresql if connection.dialect.name == "postgresql" else sqlite
 
 
 class ClaimWindowRepository:
@@ -49,38 +36,16 @@ class ClaimWindowRepository:
         query = claim_windows.select().where(claim_windows.c.device_id == device_id)
         return [_window(r) for r in (await self._c.execute(query)).all()]
 
-    async def device_with_windows(
-        self, tenant_id: uuid.UUID, device_name: str
-    ) -> tuple[Device, list[ClaimWindow]] | None:
-        """A device of the tenant by name with its windows, in one query, the device row
-        locked (PostgreSQL) so that concurrent claims of one device take turns; SQLite's
-        single writer does that already."""
-        params = {"tenant_id": tenant_id, "name": device_name}
-        rows = (await self._c.execute(_DEVICE_WITH_WINDOWS, params)).all()
-        if not rows:
-            return None
-        device = Device(**{c.name: rows[0]._mapping[c] for c in devices.c})
-        windows = [
-            _window_from({c.name: row._mapping[f"w_{c.name}"] for c in claim_windows.c})
-            for row in rows
-            if row._mapping["w_source"] is not None
-        ]
-        return device, windows
-
     async def put(self, window: ClaimWindow) -> None:
-        """Open or replace the window of ``(device, source)``. A replaced window keeps its
-        failure count and lock: rotating the key does not lift a lock-out."""
+        """Open or replace the window of ``(device, source)``."""
         values = {
             "device_id": window.device_id,
             "source": window.source.value,
             "secret_hash": window.secret_hash,
             "expires_at_ms": window.expires_at_ms,
             "created_time": window.created_time,
-            "failed_attempts": window.failed_attempts,
-            "locked_until_ms": window.locked_until_ms,
         }
-        dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(claim_windows).values(**values)
+        statement = _dialect(self._c).insert(claim_windows).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[claim_windows.c.device_id, claim_windows.c.source],
             set_={
@@ -100,35 +65,73 @@ class ClaimWindowRepository:
         )
         await self._c.execute(query)
 
-    async def count_failure(self, window: ClaimWindow) -> int:
-        """One more consecutive failure on ``window``; returns the new count."""
-        query = (
-            claim_windows.update()
-            .where(
-                claim_windows.c.device_id == window.device_id,
-                claim_windows.c.source == window.source.value,
-            )
-            .values(failed_attempts=claim_windows.c.failed_attempts + 1)
-            .returning(claim_windows.c.failed_attempts)
-        )
-        count = (await self._c.execute(query)).scalar_one_or_none()
-        return int(count or 0)
+    async def purge_expired(self, now_ms: int) -> int:
+        """Delete windows that expired (lock-outs are purged apart from them)."""
+        query = claim_windows.delete().where(claim_windows.c.expires_at_ms < now_ms)
+        return (await self._c.execute(query)).rowcount
 
-    async def lock(self, window: ClaimWindow, until_ms: int) -> None:
+
+_LOCKOUT_OF = claim_lockouts.select().where(
+    claim_lockouts.c.device_id == sa.bindparam("device_id"),
+    claim_lockouts.c.customer_id == sa.bindparam("customer_id"),
+)
+
+
+class ClaimLockoutRepository:
+    """Failed claims per (device, guessing customer). Callers hold the device row's lock
+    (``DeviceRepository.find_by_name(..., for_update=True)``; SQLite: the single writer), so a
+    count read here is the count the next update builds on."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def of(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> ClaimLockout:
+        params = {"device_id": device_id, "customer_id": customer_id}
+        row = (await self._c.execute(_LOCKOUT_OF, params)).first()
+        if row is None:
+            return ClaimLockout()
+        return ClaimLockout(row.failed_attempts, row.locked_until_ms)
+
+    async def count_failure(self, device_id: uuid.UUID, customer_id: uuid.UUID) -> int:
+        """One more consecutive failure of ``customer_id`` on the device; the new count.
+        A single atomic upsert, so even a caller without the device lock cannot lose one."""
+        table = claim_lockouts
+        statement = (
+            _dialect(self._c)
+            .insert(table)
+            .values(
+                device_id=device_id, customer_id=customer_id, failed_attempts=1, locked_until_ms=0
+            )
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.device_id, table.c.customer_id],
+            set_={"failed_attempts": table.c.failed_attempts + 1},
+        ).returning(table.c.failed_attempts)
+        return int((await self._c.execute(statement)).scalar_one())
+
+    async def lock(self, device_id: uuid.UUID, customer_id: uuid.UUID, until_ms: int) -> None:
         query = (
-            claim_windows.update()
+            claim_lockouts.update()
             .where(
-                claim_windows.c.device_id == window.device_id,
-                claim_windows.c.source == window.source.value,
+                claim_lockouts.c.device_id == device_id,
+                claim_lockouts.c.customer_id == customer_id,
             )
             .values(locked_until_ms=until_ms)
         )
         await self._c.execute(query)
 
-    async def purge_expired(self, now_ms: int) -> int:
-        """Delete windows that expired and are not holding a lock-out."""
-        query = claim_windows.delete().where(
-            claim_windows.c.expires_at_ms < now_ms, claim_windows.c.locked_until_ms < now_ms
+    async def clear(self, device_id: uuid.UUID) -> None:
+        """Forget every customer's failures on the device (claimed, re-announced, released)."""
+        await self._c.execute(
+            claim_lockouts.delete().where(claim_lockouts.c.device_id == device_id)
+        )
+
+    async def purge(self, now_ms: int) -> int:
+        """Delete lock-outs that have ended on devices without a window: nothing is left to
+        guess there, and the next window starts every customer afresh anyway."""
+        has_window = sa.exists().where(claim_windows.c.device_id == claim_lockouts.c.device_id)
+        query = claim_lockouts.delete().where(
+            claim_lockouts.c.locked_until_ms <= now_ms, ~has_window
         )
         return (await self._c.execute(query)).rowcount
 

@@ -3,6 +3,12 @@
 Every use case runs in the caller's unit of work; the caller commits, also after a refused
 claim (so the failure count and the audit entry are kept), and events reach the bus only after
 that commit.
+
+Brute force meets three limits: per user and per source address, a sliding-window rate of
+attempts (the ``RateLimiter``); per (device, customer of the caller), a lock-out after
+consecutive failures, kept in the database and read and updated only while the device row is
+locked, so concurrent guesses are evaluated one after the other and never more than the
+lock-out allows. No limit is device-wide: a guesser cannot lock the buyer out.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from gridlinks.claiming.domain import (
     CLAIMING_DATA,
     ClaimDataError,
     ClaimDecision,
+    ClaimLockout,
     ClaimReason,
     ClaimResponse,
     ClaimWindow,
@@ -41,7 +48,11 @@ from gridlinks.claiming.domain import (
     parse_gateway_claims,
     window_expiry_ms,
 )
-from gridlinks.claiming.repository import ClaimWindowRepository, IdempotencyRepository
+from gridlinks.claiming.repository import (
+    ClaimLockoutRepository,
+    ClaimWindowRepository,
+    IdempotencyRepository,
+)
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.domain import Device
 from gridlinks.devices.repository import DeviceRepository
@@ -71,6 +82,7 @@ class ClaimPolicy:
     default_duration_ms: int = 86_400_000
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     user_attempts_per_minute: int = 30
+    address_attempts_per_minute: int = 120  # 0: no per-address limit
     idempotency_ttl_seconds: int = 86_400
 
 
@@ -133,6 +145,9 @@ class ClaimingService:
             device.id, WindowSource.DEVICE, self.secret_hash(announcement.secret_key), expiry, now
         )
         await ClaimWindowRepository(uow.connection).put(window)
+        # Only the device itself announces: whoever holds it gets a fresh start, and every
+        # customer's failures on it are forgotten (guessing a >= 64-bit key stays hopeless).
+        await ClaimLockoutRepository(uow.connection).clear(device.id)
         log.debug("claim window of device %s opened until %d", device.id, expiry)
         return True
 
@@ -184,8 +199,10 @@ class ClaimingService:
         device_name: str,
         secret_key: str,
         idempotency_key: str | None = None,
+        client_address: str | None = None,
     ) -> ClaimResult:
-        """A customer user claims a device of its tenant by name and secret key (SPEC 3.2)."""
+        """A customer user claims a device of its tenant by name and secret key (SPEC 3.2).
+        ``client_address`` is the request's source address, for the per-address limit."""
         if actor.tenant_id is None:
             raise PermissionDeniedError()
         if not device_name.strip():
@@ -198,27 +215,48 @@ class ClaimingService:
             replay = await self._replay(uow, actor, device_name, idempotency_key)
             if replay is not None:
                 return replay
-        retry_after = await self._limiter.hit(
-            f"claim-user:{actor.user_id}", self._policy.user_attempts_per_minute, 60
-        )
-        found = await ClaimWindowRepository(uow.connection).device_with_windows(
-            actor.tenant_id, device_name
-        )
-        device, windows = found if found is not None else (None, [])
-        # Over the limit, the answer is 429 whether the device exists or not: names cannot be
-        # probed that way either.
+        devices = DeviceRepository(uow.connection)
+        retry_after = await self._rate_limit(actor, client_address)
         if retry_after:
+            # Over the limit, the answer is 429 whether the device exists or not: names cannot
+            # be probed that way either.
+            device = await devices.find_by_name(actor.tenant_id, device_name)
             await self._audit_claim(uow, actor, device_name, device, ClaimReason.RATE_LIMITED)
             return ClaimResult(ClaimResponse.LOCKED, retry_after_seconds=retry_after)
+        # The device row stays locked until commit (PostgreSQL; SQLite has one writer), and all
+        # the decision reads is read after it: concurrent claims of a device take turns.
+        device = await devices.find_by_name(actor.tenant_id, device_name, for_update=True)
         if device is None:
             await self._audit_claim(uow, actor, device_name, None, ClaimReason.UNKNOWN_DEVICE)
             return ClaimResult(ClaimResponse.NOT_FOUND)
         if not actor.allows("DEVICE", "CLAIM_DEVICES"):
             await self._audit_claim(uow, actor, device_name, device, ClaimReason.NOT_ALLOWED)
             return ClaimResult(ClaimResponse.DENIED)
-        now = self._clock.now_ms()
-        decision = decide_claim(windows, self.secret_hash(secret_key), device.customer_id, now)
+        windows = await ClaimWindowRepository(uow.connection).of_device(device.id)
+        lockout = await ClaimLockoutRepository(uow.connection).of(device.id, actor.customer_id)
+        decision = self._decide(windows, secret_key, device, lockout)
         return await self._apply(uow, actor, device, decision, idempotency_key)
+
+    def _decide(
+        self, windows: list[ClaimWindow], secret_key: str, device: Device, lockout: ClaimLockout
+    ) -> ClaimDecision:
+        now = self._clock.now_ms()
+        presented = self.secret_hash(secret_key)
+        return decide_claim(windows, presented, device.customer_id, now, lockout.locked_until_ms)
+
+    async def _rate_limit(self, actor: Principal, client_address: str | None) -> int:
+        """Count the attempt against the caller's per-user and per-address limits (sliding
+        windows of a minute); the seconds to wait when one is exceeded, else 0."""
+        limits = [(f"claim-user:{actor.user_id}", self._policy.user_attempts_per_minute)]
+        if client_address and self._policy.address_attempts_per_minute:
+            limits.append(
+                (f"claim-address:{client_address}", self._policy.address_attempts_per_minute)
+            )
+        for key, limit in limits:
+            retry_after = await self._limiter.hit(key, limit, 60)
+            if retry_after:
+                return retry_after
+        return 0
 
     async def _apply(
         self,
@@ -228,17 +266,18 @@ class ClaimingService:
         decision: ClaimDecision,
         idempotency_key: str | None,
     ) -> ClaimResult:
-        windows = ClaimWindowRepository(uow.connection)
-        if decision.count_failure and decision.window is not None:
-            await self._count_failure(windows, decision.window)
-        reason, response = decision.reason, decision.response
         assert actor.customer_id is not None
+        lockouts = ClaimLockoutRepository(uow.connection)
+        if decision.count_failure:
+            await self._count_failure(lockouts, device.id, actor.customer_id)
+        reason, response = decision.reason, decision.response
         if decision.assign and not await DeviceRepository(uow.connection).assign_if_unassigned(
             device.id, actor.customer_id
         ):
             reason, response = ClaimReason.ALREADY_CLAIMED, ClaimResponse.CLAIMED
         if decision.consume_windows:
-            await windows.delete(device.id)
+            await ClaimWindowRepository(uow.connection).delete(device.id)
+            await lockouts.clear(device.id)
             await AttributeRepository(uow.connection).delete(
                 device.id, SERVER_SCOPE, [CLAIMING_ALLOWED, CLAIMING_DATA]
             )
@@ -257,11 +296,13 @@ class ClaimingService:
         self._publish_after_commit(uow, DEVICE_CLAIMED, claimed, actor, actor.customer_id)
         return ClaimResult(response, body)
 
-    async def _count_failure(self, windows: ClaimWindowRepository, window: ClaimWindow) -> None:
-        failures = await windows.count_failure(window)
+    async def _count_failure(
+        self, lockouts: ClaimLockoutRepository, device_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> None:
+        failures = await lockouts.count_failure(device_id, customer_id)
         lock_seconds = self._policy.lockout.lock_seconds(failures)
         if lock_seconds:
-            await windows.lock(window, self._clock.now_ms() + lock_seconds * 1000)
+            await lockouts.lock(device_id, customer_id, self._clock.now_ms() + lock_seconds * 1000)
 
     async def _replay(
         self, uow: UnitOfWork, actor: Principal, device_name: str, key: str
@@ -338,6 +379,7 @@ class ClaimingService:
         if actor.is_customer_user and device.customer_id != actor.customer_id:
             raise PermissionDeniedError()
         await ClaimWindowRepository(uow.connection).delete(device.id, WindowSource.DEVICE)
+        await ClaimLockoutRepository(uow.connection).clear(device.id)
         previous = device.customer_id
         if previous is None:
             return
@@ -394,9 +436,11 @@ class ClaimingService:
 
     # --- housekeeping ------------------------------------------------------------------
     async def purge_expired(self, uow: UnitOfWork) -> int:
-        """Delete expired windows and old idempotency records; returns windows deleted."""
+        """Delete expired windows, lock-outs that ended where no window is left, and old
+        idempotency records; returns windows deleted."""
         now = self._clock.now_ms()
         purged = await ClaimWindowRepository(uow.connection).purge_expired(now)
+        await ClaimLockoutRepository(uow.connection).purge(now)
         cutoff = now - self._policy.idempotency_ttl_seconds * 1000
         await IdempotencyRepository(uow.connection).purge_older_than(cutoff)
         return purged

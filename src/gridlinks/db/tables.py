@@ -225,10 +225,26 @@ claim_windows = sa.Table(
     sa.Column("secret_hash", sa.String(64), nullable=False),
     sa.Column("expires_at_ms", sa.BigInteger, nullable=False),
     sa.Column("created_time", sa.BigInteger, nullable=False),
-    # Consecutive failed claims against this window, and until when claims are refused (429).
-    sa.Column("failed_attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("locked_until_ms", sa.BigInteger, nullable=False, default=0),
     sa.Index("ix_claim_windows_expires_at_ms", "expires_at_ms"),
+)
+
+# Brute-force lock-outs per guesser: one customer's consecutive failed claims of one device, and
+# until when that customer's claims of it are refused (429). Read and written only while the
+# device row is locked (PostgreSQL) or the single writer is held (SQLite).
+claim_lockouts = sa.Table(
+    "claim_lockouts",
+    metadata,
+    sa.Column(
+        "device_id", sa.Uuid, sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "customer_id",
+        sa.Uuid,
+        sa.ForeignKey("customers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("locked_until_ms", sa.BigInteger, nullable=False),
 )
 
 # A successful claim remembered under the caller's Idempotency-Key, so a retry gets the same 200.

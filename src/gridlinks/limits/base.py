@@ -1,4 +1,11 @@
-"""The rate-limit port: fixed-window counters keyed by a string."""
+"""The rate-limit port: sliding-window limits keyed by a string.
+
+A limit of ``limit`` hits per ``window_seconds`` holds for *every* interval of that length, not
+only for calendar-aligned ones: a hit is allowed when fewer than ``limit`` allowed hits happened
+in the ``window_seconds`` before it (a sliding window log). Refused hits are not recorded, so a
+caller that keeps hammering is refused until its oldest allowed hit leaves the window, and no
+longer.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,12 @@ from typing import Protocol
 
 
 class RateLimiter(Protocol):
-    """Counts hits per key in fixed windows of ``window_seconds``."""
+    """Counts hits per key in a sliding window of ``window_seconds``."""
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int:
-        """Count one hit. Returns 0 while at most ``limit`` hits fell in the current window,
-        else the seconds until the window ends (what ``Retry-After`` says)."""
+        """Count one hit. Returns 0 when fewer than ``limit`` hits were allowed in the last
+        ``window_seconds`` (the hit is allowed and recorded), else the seconds until the
+        oldest of them leaves the window (what ``Retry-After`` says; at least 1)."""
         ...
 
     async def close(self) -> None:
@@ -18,7 +26,6 @@ class RateLimiter(Protocol):
         ...
 
 
-def seconds_until_window_end(now_ms: int, window: int, window_seconds: int) -> int:
-    """Whole seconds, rounded up, from ``now_ms`` to the end of fixed window ``window``."""
-    remaining_ms = (window + 1) * window_seconds * 1000 - now_ms
-    return max(1, -(-remaining_ms // 1000))
+def retry_after_seconds(oldest_ms: int, window_ms: int, now_ms: int) -> int:
+    """Whole seconds, rounded up, until a hit at ``oldest_ms`` leaves the window; at least 1."""
+    return max(1, -(-(oldest_ms + window_ms - now_ms) // 1000))

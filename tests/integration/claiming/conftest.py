@@ -2,7 +2,8 @@
 
 Every claiming test runs on a platform whose clock only moves when a test ``advance``s it, so
 expiry, lock-outs and per-minute limits are exact. The clock starts on a minute boundary near
-the real time: the per-user limit counts in fixed one-minute windows.
+the real time (the per-user limit counts in a sliding minute, so the boundary does not matter to
+it, but tests that cross one show that).
 """
 
 from __future__ import annotations

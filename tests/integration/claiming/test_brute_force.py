@@ -1,5 +1,8 @@
-"""Guessing claim keys: per-device lock-outs, the per-user limit, and the audit of every attempt
-(SPEC 3.2 "Brute force")."""
+"""Guessing claim keys: lock-outs per (device, guessing customer), the per-user limit (a sliding
+minute), and the audit of every attempt (SPEC 3.2 "Brute force").
+
+The attacker-style variants (concurrency, other customers, source addresses, minute boundaries)
+are in ``tests/security/test_claim_*.py``."""
 
 from __future__ import annotations
 
@@ -22,7 +25,14 @@ from tests.integration.claiming.conftest import (
     release,
     set_claiming_data,
 )
-from tests.integration.factories import NULL_UUID, Account, Api, expect_error, unique
+from tests.integration.factories import (
+    NULL_UUID,
+    Account,
+    Api,
+    create_customer_user_quickly,
+    expect_error,
+    unique,
+)
 
 KEY = "right-key"
 
@@ -43,7 +53,7 @@ async def guess_wrong(api: Api, account: Account, shop: Shop, times: int) -> Non
         assert_refused(response, "FAILURE")
 
 
-# --- per-device lock-out ---------------------------------------------------------------------
+# --- lock-out per device and guessing customer ------------------------------------------------
 
 
 async def test_wrong_key_does_not_cancel_the_buyers_window(api: Api, shop: Shop) -> None:
@@ -64,18 +74,34 @@ async def test_five_wrong_keys_lock_the_device_for_a_minute(api: Api, shop: Shop
     assert_locked(await claim(api, shop.buyer, shop.name, KEY), 60)
 
 
-async def test_lock_out_holds_for_every_user_of_the_tenant(api: Api, shop: Shop) -> None:
+async def test_lock_out_holds_for_every_user_of_the_guessing_customer(api: Api, shop: Shop) -> None:
     await open_window(api, shop.token, KEY)
-    _, guesser = await create_buyer(api, shop.tenant)
-    await guess_wrong(api, guesser, shop, 5)
+    colleague = await create_customer_user_quickly(api, shop.tenant, shop.customer)
+    await guess_wrong(api, colleague, shop, 5)
     assert_locked(await claim(api, shop.buyer, shop.name, KEY), 60)
 
 
-async def test_new_announcement_does_not_lift_a_lock_out(api: Api, shop: Shop) -> None:
+async def test_lock_out_of_one_customer_leaves_other_customers_free(api: Api, shop: Shop) -> None:
+    await open_window(api, shop.token, KEY)
+    _, guesser = await create_buyer(api, shop.tenant)
+    await guess_wrong(api, guesser, shop, 5)
+    assert_locked(await claim(api, guesser, shop.name, KEY), 60)
+    assert_claimed_by(await claim(api, shop.buyer, shop.name, KEY), shop.customer)
+
+
+async def test_new_announcement_lifts_a_lock_out(api: Api, shop: Shop) -> None:
     await open_window(api, shop.token, KEY)
     await guess_wrong(api, shop.buyer, shop, 5)
     await open_window(api, shop.token, "rotated-key")
-    assert_locked(await claim(api, shop.buyer, shop.name, "rotated-key"), 60)
+    assert_claimed_by(await claim(api, shop.buyer, shop.name, "rotated-key"), shop.customer)
+
+
+async def test_new_announcement_starts_the_count_afresh(api: Api, shop: Shop) -> None:
+    await open_window(api, shop.token, KEY)
+    await guess_wrong(api, shop.buyer, shop, 4)
+    await open_window(api, shop.token, KEY)
+    await guess_wrong(api, shop.buyer, shop, 4)
+    assert_claimed_by(await claim(api, shop.buyer, shop.name, KEY), shop.customer)
 
 
 async def test_lock_out_counts_down_in_retry_after(api: Api, shop: Shop) -> None:

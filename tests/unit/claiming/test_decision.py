@@ -1,4 +1,5 @@
-"""``claiming.domain.decide_claim``: the SPEC 3.2 table, cell by cell, and the lock-out policy."""
+"""``claiming.domain.decide_claim``: the SPEC 3.2 table, cell by cell, the caller's customer's
+lock-out, and the lock-out policy."""
 
 from __future__ import annotations
 
@@ -38,8 +39,6 @@ def create_window(
     source: WindowSource = WindowSource.DEVICE,
     secret: str = "K3Y-device",
     expires_at_ms: int = NOW_MS + 60_000,
-    locked_until_ms: int = 0,
-    failed_attempts: int = 0,
 ) -> ClaimWindow:
     return ClaimWindow(
         device_id=DEVICE_ID,
@@ -47,15 +46,17 @@ def create_window(
         secret_hash=hashed(secret),
         expires_at_ms=expires_at_ms,
         created_time=NOW_MS - 1_000,
-        failed_attempts=failed_attempts,
-        locked_until_ms=locked_until_ms,
     )
 
 
 def claim(
-    windows: list[ClaimWindow], presented: str, owner: uuid.UUID | None = None
+    windows: list[ClaimWindow],
+    presented: str,
+    owner: uuid.UUID | None = None,
+    locked_until_ms: int = 0,
 ) -> ClaimDecision:
-    return decide_claim(windows, hashed(presented), owner, NOW_MS)
+    """A claim by a caller whose customer is locked out of the device until ``locked_until_ms``."""
+    return decide_claim(windows, hashed(presented), owner, NOW_MS, locked_until_ms)
 
 
 # --- the table, row by row ---------------------------------------------------------------------
@@ -131,27 +132,44 @@ def test_window_has_expired_one_millisecond_after_its_expiry() -> None:
     )
 
 
-def test_locked_window_refuses_even_the_right_key_with_retry_after() -> None:
-    window = create_window(secret="K3Y", locked_until_ms=NOW_MS + 30_000)
-    decision = claim([window], "K3Y")
+def test_locked_out_customer_is_refused_even_the_right_key_with_retry_after() -> None:
+    window = create_window(secret="K3Y")
+    decision = claim([window], "K3Y", locked_until_ms=NOW_MS + 30_000)
     assert decision == ClaimDecision(
         ClaimResponse.LOCKED, ClaimReason.LOCKED, window, retry_after_seconds=30
     )
 
 
+def test_locked_out_customer_does_not_learn_that_there_is_no_window() -> None:
+    decision = claim([], "K3Y", locked_until_ms=NOW_MS + 30_000)
+    assert decision == ClaimDecision(
+        ClaimResponse.LOCKED, ClaimReason.LOCKED, None, retry_after_seconds=30
+    )
+
+
+def test_locked_out_customer_does_not_learn_that_the_device_is_owned() -> None:
+    decision = claim([], "K3Y", owner=OTHER_CUSTOMER, locked_until_ms=NOW_MS + 1_000)
+    assert (decision.response, decision.retry_after_seconds) == (ClaimResponse.LOCKED, 1)
+
+
 def test_retry_after_of_a_lock_is_rounded_up_to_whole_seconds() -> None:
-    window = create_window(locked_until_ms=NOW_MS + 30_001)
-    assert claim([window], "K3Y-device").retry_after_seconds == 31
+    window = create_window()
+    assert claim([window], "K3Y-device", locked_until_ms=NOW_MS + 30_001).retry_after_seconds == 31
 
 
 def test_lock_is_over_at_its_last_millisecond() -> None:
-    window = create_window(secret="K3Y", locked_until_ms=NOW_MS)
-    assert claim([window], "K3Y").response is ClaimResponse.SUCCESS
+    window = create_window(secret="K3Y")
+    assert claim([window], "K3Y", locked_until_ms=NOW_MS).response is ClaimResponse.SUCCESS
 
 
 def test_lock_one_millisecond_from_its_end_still_asks_for_one_second() -> None:
-    window = create_window(locked_until_ms=NOW_MS + 1)
-    assert claim([window], "K3Y-device").retry_after_seconds == 1
+    window = create_window()
+    assert claim([window], "K3Y-device", locked_until_ms=NOW_MS + 1).retry_after_seconds == 1
+
+
+def test_no_lock_out_is_the_default() -> None:
+    window = create_window(secret="K3Y")
+    assert decide_claim([window], hashed("K3Y"), None, NOW_MS).response is ClaimResponse.SUCCESS
 
 
 def test_device_window_takes_precedence_over_the_server_window() -> None:
@@ -226,40 +244,41 @@ class Cell:
 CELLS = [
     Cell(*combination)
     for combination in itertools.product(LAYOUTS, KEYS, EXPIRIES, OWNERS, LOCKS)
-    # Without a window, key, expiry and lock have nothing to apply to: one cell per owner.
-    if combination[0] != "no window"
-    or combination[1:] == ("same key", "valid", combination[3], "unlocked")
+    # Without a window, key and expiry have nothing to apply to: one cell per owner and lock.
+    if combination[0] != "no window" or combination[1:3] == ("same key", "valid")
 ]
 
 
 def windows_of(cell: Cell) -> list[ClaimWindow]:
     stored, presented = KEYS[cell.key]
-    expires, locked = EXPIRIES[cell.expiry], LOCKS[cell.lock]
+    expires = EXPIRIES[cell.expiry]
     # A valid server window for the presented key: only the device window's precedence
     # keeps it from deciding.
     open_server = create_window(WindowSource.SERVER, secret=presented)
     return {
         "no window": [],
-        "device window": [create_window(WindowSource.DEVICE, stored, expires, locked)],
-        "server window": [create_window(WindowSource.SERVER, stored, expires, locked)],
-        "both windows": [
-            open_server,
-            create_window(WindowSource.DEVICE, stored, expires, locked),
-        ],
+        "device window": [create_window(WindowSource.DEVICE, stored, expires)],
+        "server window": [create_window(WindowSource.SERVER, stored, expires)],
+        "both windows": [open_server, create_window(WindowSource.DEVICE, stored, expires)],
     }[cell.layout]
 
 
 def expected_decision(cell: Cell, windows: list[ClaimWindow]) -> ClaimDecision:
     """SPEC 3.2, written out independently of the code under test."""
     unassigned = OWNERS[cell.owner] is None
-    if not windows:
+    # The device window when there are both (see windows_of), unless it expired: then it gives
+    # way to the (open, matching) server window.
+    gives_way = cell.layout == "both windows" and cell.expiry == "1 ms after expiry"
+    window = (windows[0] if gives_way else windows[-1]) if windows else None
+    if cell.lock == "locked 90.5 s":
+        return ClaimDecision(
+            ClaimResponse.LOCKED, ClaimReason.LOCKED, window, retry_after_seconds=91
+        )
+    if window is None:
         if unassigned:
             return ClaimDecision(ClaimResponse.FAILURE, ClaimReason.NO_WINDOW)
         return ClaimDecision(ClaimResponse.CLAIMED, ClaimReason.ALREADY_CLAIMED)
-    window = windows[-1]  # the device window when there are both (see windows_of)
-    if cell.layout == "both windows" and cell.expiry == "1 ms after expiry":
-        # An expired device window gives way to the (open, matching) server window.
-        window = windows[0]
+    if gives_way:
         if unassigned:
             return ClaimDecision(
                 ClaimResponse.SUCCESS,
@@ -270,10 +289,6 @@ def expected_decision(cell: Cell, windows: list[ClaimWindow]) -> ClaimDecision:
             )
         return ClaimDecision(
             ClaimResponse.CLAIMED, ClaimReason.ALREADY_CLAIMED, window, consume_windows=True
-        )
-    if cell.lock == "locked 90.5 s":
-        return ClaimDecision(
-            ClaimResponse.LOCKED, ClaimReason.LOCKED, window, retry_after_seconds=91
         )
     if cell.expiry == "1 ms after expiry":
         return ClaimDecision(ClaimResponse.FAILURE, ClaimReason.EXPIRED, window, count_failure=True)
@@ -294,19 +309,21 @@ def expected_decision(cell: Cell, windows: list[ClaimWindow]) -> ClaimDecision:
 @pytest.mark.parametrize("cell", CELLS, ids=[cell.id for cell in CELLS])
 def test_every_cell_of_the_decision_table(cell: Cell) -> None:
     windows = windows_of(cell)
-    decision = decide_claim(windows, hashed(KEYS[cell.key][1]), OWNERS[cell.owner], NOW_MS)
+    presented, owner, lock = hashed(KEYS[cell.key][1]), OWNERS[cell.owner], LOCKS[cell.lock]
+    decision = decide_claim(windows, presented, owner, NOW_MS, lock)
     assert decision == expected_decision(cell, windows)
 
 
 def test_the_table_covers_every_combination() -> None:
     with_window = (len(LAYOUTS) - 1) * len(KEYS) * len(EXPIRIES) * len(OWNERS) * len(LOCKS)
-    assert len(CELLS) == with_window + len(OWNERS)
+    assert len(CELLS) == with_window + len(OWNERS) * len(LOCKS)
 
 
 # --- properties --------------------------------------------------------------------------------
 secrets = st.text(max_size=12)
 owners = st.sampled_from([None, CALLERS_CUSTOMER, OTHER_CUSTOMER])
 offsets_ms = st.integers(min_value=-200_000, max_value=200_000)
+locks_ms = st.just(0) | offsets_ms.map(lambda offset: NOW_MS + offset)
 
 
 @dataclass(frozen=True)
@@ -314,26 +331,23 @@ class Attempt:
     windows: list[ClaimWindow]
     presented: str
     owner: uuid.UUID | None
+    locked_until_ms: int  # the caller's customer's lock-out on the device
 
     def decide(self) -> ClaimDecision:
-        return decide_claim(self.windows, hashed(self.presented), self.owner, NOW_MS)
+        presented = hashed(self.presented)
+        return decide_claim(self.windows, presented, self.owner, NOW_MS, self.locked_until_ms)
 
 
 @st.composite
 def claim_windows(draw: st.DrawFn, source: WindowSource) -> tuple[ClaimWindow, str]:
     secret = draw(secrets)
-    window = create_window(
-        source,
-        secret=secret,
-        expires_at_ms=NOW_MS + draw(offsets_ms),
-        locked_until_ms=draw(st.just(0) | offsets_ms.map(lambda offset: NOW_MS + offset)),
-    )
+    window = create_window(source, secret=secret, expires_at_ms=NOW_MS + draw(offsets_ms))
     return window, secret
 
 
 @st.composite
 def attempts(draw: st.DrawFn) -> Attempt:
-    """Zero, one or two windows; the key presented is often one of theirs."""
+    """Zero, one or two windows; the key presented is often one of theirs; maybe a lock."""
     drawn = [
         draw(st.none() | claim_windows(WindowSource.DEVICE)),
         draw(st.none() | claim_windows(WindowSource.SERVER)),
@@ -341,7 +355,7 @@ def attempts(draw: st.DrawFn) -> Attempt:
     windows = [pair[0] for pair in drawn if pair is not None]
     their_keys = [pair[1] for pair in drawn if pair is not None]
     keys = st.sampled_from(their_keys) | secrets if their_keys else secrets
-    return Attempt(windows, draw(keys), draw(owners))
+    return Attempt(windows, draw(keys), draw(owners), draw(locks_ms))
 
 
 @given(attempts())
@@ -351,7 +365,7 @@ def test_success_only_with_an_open_unexpired_matching_window_on_an_unassigned_de
     window = effective_window(attempt.windows, NOW_MS)
     succeeds = (
         window is not None
-        and window.locked_until_ms <= NOW_MS
+        and attempt.locked_until_ms <= NOW_MS
         and window.expires_at_ms >= NOW_MS
         and window.secret_hash == hashed(attempt.presented)
         and attempt.owner is None
@@ -387,17 +401,24 @@ def test_windows_are_consumed_only_by_the_right_key_on_a_valid_window(attempt: A
         assert decision.response in (ClaimResponse.SUCCESS, ClaimResponse.CLAIMED)
 
 
-@given(claim_windows(WindowSource.DEVICE), claim_windows(WindowSource.SERVER), owners, st.data())
+@given(
+    claim_windows(WindowSource.DEVICE),
+    claim_windows(WindowSource.SERVER),
+    owners,
+    locks_ms,
+    st.data(),
+)
 def test_open_device_window_always_decides_over_the_server_window(
     device: tuple[ClaimWindow, str],
     server: tuple[ClaimWindow, str],
     owner: uuid.UUID | None,
+    lock: int,
     data: st.DataObject,
 ) -> None:
     presented = hashed(data.draw(st.sampled_from([device[1], server[1]]) | secrets))
-    both = decide_claim([server[0], device[0]], presented, owner, NOW_MS)
+    both = decide_claim([server[0], device[0]], presented, owner, NOW_MS, lock)
     decider = device[0] if device[0].expires_at_ms >= NOW_MS else server[0]
-    assert both == decide_claim([decider], presented, owner, NOW_MS)
+    assert both == decide_claim([decider], presented, owner, NOW_MS, lock)
     assert both.window == decider
 
 
@@ -417,13 +438,32 @@ def test_retry_after_is_given_exactly_when_locked_and_is_the_lock_rounded_up(
     attempt: Attempt,
 ) -> None:
     decision = attempt.decide()
-    window = effective_window(attempt.windows, NOW_MS)
     if decision.response is ClaimResponse.LOCKED:
-        assert window is not None
-        assert decision.retry_after_seconds == math.ceil((window.locked_until_ms - NOW_MS) / 1000)
+        lock_ms = attempt.locked_until_ms - NOW_MS
+        assert decision.retry_after_seconds == math.ceil(lock_ms / 1000)
         assert not (decision.assign or decision.consume_windows or decision.count_failure)
     else:
         assert decision.retry_after_seconds == 0
+
+
+@given(attempts())
+def test_a_locked_out_customer_is_refused_whatever_it_presents_and_only_then(
+    attempt: Attempt,
+) -> None:
+    decision = attempt.decide()
+    locked = attempt.locked_until_ms > NOW_MS
+    assert (decision.response is ClaimResponse.LOCKED) == locked
+    assert (decision.reason is ClaimReason.LOCKED) == locked
+    if locked:
+        assert decision.window == effective_window(attempt.windows, NOW_MS)
+
+
+@given(attempts())
+def test_without_a_lock_out_the_decision_is_the_table(attempt: Attempt) -> None:
+    """A lock-out that has ended changes nothing: the table decides as if there were none."""
+    if attempt.locked_until_ms <= NOW_MS:
+        unlocked = decide_claim(attempt.windows, hashed(attempt.presented), attempt.owner, NOW_MS)
+        assert attempt.decide() == unlocked
 
 
 @given(st.text(max_size=40), st.text(max_size=40))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from gridlinks.api.deps import (
@@ -41,6 +41,7 @@ router = APIRouter(tags=["claiming"])
     },
 )
 async def claim_device(
+    request: Request,
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
@@ -53,10 +54,15 @@ async def claim_device(
     ``CLAIM_DEVICES``). ``Idempotency-Key`` makes a retried successful claim answer 200 again."""
     if sub_customer_id is not None and sub_customer_id != NULL_UUID:
         raise InvalidArgumentError("subCustomerId is not supported; devices go to your customer")
-    request = validate_body(ClaimRequest, body if body is not None else {})
+    claim = validate_body(ClaimRequest, body if body is not None else {})
     # Spelled as names are stored (NFC, trimmed), so a name typed in NFD finds the device.
     result = await platform.claiming.claim(
-        uow, actor, normalize_device_name(device_name), request.secret_key or "", idempotency_key
+        uow,
+        actor,
+        normalize_device_name(device_name),
+        claim.secret_key or "",
+        idempotency_key,
+        client_address=request.client.host if request.client else None,
     )
     await uow.commit()
     return claim_answer(result)
