@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from gridlinks.api.deps import CurrentPrincipal, PlatformDep, UnitOfWorkDep, parse_bool
+from gridlinks.api.params import MAX_EPOCH_MS, bounded_int_query, epoch_ms_query
 from gridlinks.errors import BadRequestError
 from gridlinks.telemetry.domain import (
     DEFAULT_READ_LIMIT,
+    MAX_READ_LIMIT,
     parse_keys,
     range_query,
     timeseries_json,
@@ -29,12 +31,16 @@ async def read_timeseries(
     entity_type: str,
     entity_id: uuid.UUID,
     keys: Keys = None,
-    start_ts: Annotated[int | None, Query(alias="startTs")] = None,
-    end_ts: Annotated[int | None, Query(alias="endTs")] = None,
-    limit: Annotated[int, Query(description="points per key")] = DEFAULT_READ_LIMIT,
+    start_ts: Annotated[int | None, epoch_ms_query("startTs", "inclusive")] = None,
+    end_ts: Annotated[int | None, epoch_ms_query("endTs", "inclusive")] = None,
+    limit: Annotated[
+        int, bounded_int_query(1, MAX_READ_LIMIT, description="points per key")
+    ] = DEFAULT_READ_LIMIT,
     order_by: Annotated[str, Query(alias="orderBy", max_length=8)] = "DESC",
     agg: Annotated[str | None, Query(max_length=16)] = None,
-    interval: Annotated[int | None, Query(ge=0, description="ignored: no aggregation")] = None,
+    interval: Annotated[
+        int | None, bounded_int_query(0, MAX_EPOCH_MS, description="ignored: no aggregation")
+    ] = None,
     use_strict_data_types: Annotated[
         str | None, Query(alias="useStrictDataTypes", max_length=8)
     ] = None,
