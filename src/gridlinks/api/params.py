@@ -14,6 +14,10 @@ from fastapi import Query
 
 from gridlinks.kit.pagination import MAX_PAGE, MAX_PAGE_SIZE
 
+# A comma-separated key list (``keys=a,b``). The HTTP server refuses request targets over 64 KiB
+# before the app sees them; this many characters fit even when each is percent-encoded UTF-8
+# (up to 12 bytes), so a request the document calls valid is never refused by the transport.
+KEY_LIST_MAX_LENGTH = 4096
 # Epoch milliseconds are stored as BIGINT (a Java long in ThingsBoard).
 MAX_EPOCH_MS = 2**63 - 1
 

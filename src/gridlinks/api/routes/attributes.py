@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 
 from gridlinks.accounts.domain import Principal
 from gridlinks.api.deps import CurrentPrincipal, JsonBody, PlatformDep, UnitOfWorkDep
+from gridlinks.api.params import KEY_LIST_MAX_LENGTH
 from gridlinks.attributes.domain import attribute_json, parse_keys
 from gridlinks.bootstrap import Platform
 from gridlinks.db.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/plugins/telemetry", tags=["attributes"])
 
-Keys = Annotated[str | None, Query(max_length=8192)]
+Keys = Annotated[str | None, Query(max_length=KEY_LIST_MAX_LENGTH, description="comma-separated")]
 _ATTRIBUTES_BODY = {
     "requestBody": {
         "required": True,

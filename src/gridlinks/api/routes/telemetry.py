@@ -8,7 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from gridlinks.api.deps import CurrentPrincipal, PlatformDep, UnitOfWorkDep, parse_bool
-from gridlinks.api.params import MAX_EPOCH_MS, bounded_int_query, epoch_ms_query
+from gridlinks.api.params import (
+    KEY_LIST_MAX_LENGTH,
+    MAX_EPOCH_MS,
+    bounded_int_query,
+    epoch_ms_query,
+)
 from gridlinks.errors import BadRequestError
 from gridlinks.telemetry.domain import (
     DEFAULT_READ_LIMIT,
@@ -20,7 +25,10 @@ from gridlinks.telemetry.domain import (
 
 router = APIRouter(prefix="/api/plugins/telemetry", tags=["telemetry"])
 
-Keys = Annotated[str | None, Query(max_length=8192, description="comma-separated; none: all")]
+Keys = Annotated[
+    str | None,
+    Query(max_length=KEY_LIST_MAX_LENGTH, description="comma-separated; none: all"),
+]
 
 
 @router.get("/{entity_type}/{entity_id}/values/timeseries")
