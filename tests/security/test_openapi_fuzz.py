@@ -41,7 +41,7 @@ from tests.e2e.running_server import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.security]
 
-EXAMPLES = int(os.environ.get("GRIDLINKS_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("GRIDLINKS_FUZZ_EXAMPLES", "5"))
 FAILURES_SHOWN_PER_OPERATION = 3
 CHECKS = [
     not_a_server_error,

@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE, get_principal, json_body, read_body
+from gridlinks.api.response_schemas import ENTITY_SCHEMAS, PAGE_SCHEMAS, SUCCESS_SCHEMAS, ref
 
 ERROR_SCHEMA = "ThingsboardErrorResponse"
 PAGE_SCHEMA = "PageData"
@@ -79,10 +80,6 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": REF_TEMPLATE.format(model=name)}
-
-
 def error_response(status: int, description: str | None = None) -> dict[str, Any]:
     """An error answer carrying ThingsBoard error JSON (with Retry-After for 429)."""
     declared: dict[str, Any] = {
@@ -117,7 +114,7 @@ CLAIM_ANSWERS: dict[int | str, dict[str, Any]] = {
             "type": "object",
             "required": ["device", "response"],
             "properties": {
-                "device": {"type": "object", "description": "the claimed device"},
+                "device": ref("Device"),
                 "response": {"const": "SUCCESS"},
             },
         },
@@ -186,7 +183,7 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         components[name] = model_schema
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
-    components.update(_SCHEMAS)
+    components.update(_SCHEMAS | ENTITY_SCHEMAS | PAGE_SCHEMAS)
     schema["components"]["securitySchemes"] = {
         "X-Authorization": {
             "type": "apiKey",
@@ -201,6 +198,10 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
                 _complete_operation(operation, route, _SIGN_IN_ANSWERS.get((method, route.path)))
+                success = SUCCESS_SCHEMAS.get((method, route.path))
+                if success is not None:
+                    content = {"application/json": {"schema": success}}
+                    operation["responses"]["200"]["content"] = content
     return schema
 
 

@@ -8,9 +8,9 @@ bad parameter) and the OpenAPI document shows it as ``minimum``/``maximum``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from gridlinks.kit.pagination import MAX_PAGE, MAX_PAGE_SIZE
 
@@ -20,6 +20,11 @@ from gridlinks.kit.pagination import MAX_PAGE, MAX_PAGE_SIZE
 KEY_LIST_MAX_LENGTH = 4096
 # Epoch milliseconds are stored as BIGINT (a Java long in ThingsBoard).
 MAX_EPOCH_MS = 2**63 - 1
+
+
+# Path words such as DEVICE or SERVER_SCOPE: short, so a long one is refused before any lookup.
+EntityTypePath = Annotated[str, Path(max_length=32, description="e.g. DEVICE")]
+ScopePath = Annotated[str, Path(max_length=32, description="e.g. SERVER_SCOPE")]
 
 
 def page_size_query(**kwargs: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from gridlinks.api.deps import CurrentPrincipal, PlatformDep, UnitOfWorkDep, page_dependency
-from gridlinks.api.params import epoch_ms_query
+from gridlinks.api.params import EntityTypePath, epoch_ms_query
 from gridlinks.audit.domain import audit_json
 from gridlinks.audit.repository import AuditFilter
 from gridlinks.errors import InvalidArgumentError
@@ -53,7 +53,7 @@ async def entity_audit_logs(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
     page: AuditPage,
     query: AuditQueryDep,

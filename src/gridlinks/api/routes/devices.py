@@ -39,7 +39,7 @@ async def save_device(
     actor: CurrentPrincipal,
     body: JsonBody,
     access_token: Annotated[str | None, Query(alias="accessToken", max_length=255)] = None,
-    entity_group_id: Annotated[str | None, Query(alias="entityGroupId")] = None,
+    entity_group_id: Annotated[str | None, Query(alias="entityGroupId", max_length=36)] = None,
 ) -> dict[str, Any]:
     """Create a device (with ``accessToken`` or a generated one) or update it (body ``id``).
     Without ``deviceProfileId`` it gets the profile named by ``type``, else ``default``."""

@@ -77,7 +77,7 @@ async def list_entity_groups(
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
     group_type: str,
-    include_shared: Annotated[str | None, Query(alias="includeShared")] = None,
+    include_shared: Annotated[str | None, Query(alias="includeShared", max_length=8)] = None,
 ) -> list[dict[str, Any]]:
     """Groups of ``group_type`` owned by the caller's tenant (or customer)."""
     groups = await platform.groups.list_groups(uow, actor, group_type)

@@ -11,6 +11,7 @@ from gridlinks.api.deps import CurrentPrincipal, PlatformDep, UnitOfWorkDep, par
 from gridlinks.api.params import (
     KEY_LIST_MAX_LENGTH,
     MAX_EPOCH_MS,
+    EntityTypePath,
     bounded_int_query,
     epoch_ms_query,
 )
@@ -36,7 +37,7 @@ async def read_timeseries(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
     keys: Keys = None,
     start_ts: Annotated[int | None, epoch_ms_query("startTs", "inclusive")] = None,
@@ -78,7 +79,7 @@ async def timeseries_keys(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
 ) -> list[str]:
     """The keys the device has sent time series for, sorted."""
