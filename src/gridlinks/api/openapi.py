@@ -11,9 +11,11 @@ routes depend on (the same facts that decide the answers):
 - an operation that reads a body can answer 413;
 - FastAPI's 422 never happens (validation errors are rendered as 400) and is removed;
 - ``-> None`` routes answer JSON ``null``, routes returning a bare ``Response`` an empty body,
-  listings ThingsBoard's ``PageData``.
+  listings ThingsBoard's ``PageData``; ``response_schemas.SUCCESS_SCHEMAS`` names the entity
+  each other operation answers.
 
-Anything else (rate limits, claim answers) is declared on the route with the helpers below.
+Anything else (rate limits, claim answers) is declared on the route with the helpers below;
+sign-in operations, which have no caller to go by, are declared in ``_SIGN_IN_ANSWERS``.
 """
 
 from __future__ import annotations
@@ -197,17 +199,11 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         if route.include_in_schema:
             for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
-                _complete_operation(operation, route, _SIGN_IN_ANSWERS.get((method, route.path)))
-                success = SUCCESS_SCHEMAS.get((method, route.path))
-                if success is not None:
-                    content = {"application/json": {"schema": success}}
-                    operation["responses"]["200"]["content"] = content
+                _complete_operation(operation, route, (method, route.path))
     return schema
 
 
-def _complete_operation(
-    operation: dict[str, Any], route: APIRoute, answers: dict[int | str, Any] | None
-) -> None:
+def _complete_operation(operation: dict[str, Any], route: APIRoute, key: tuple[str, str]) -> None:
     calls = set(_dependency_calls(route.dependant))
     signed_in = get_principal in calls
     if not signed_in:
@@ -215,7 +211,10 @@ def _complete_operation(
     responses: dict[str, Any] = operation["responses"]
     responses.pop("422", None)
     _declare_success(responses, route, calls)
-    responses.update({str(status): answer for status, answer in (answers or {}).items()})
+    if key in SUCCESS_SCHEMAS:
+        responses["200"]["content"] = {"application/json": {"schema": SUCCESS_SCHEMAS[key]}}
+    answers = _SIGN_IN_ANSWERS.get(key, {})
+    responses.update({str(status): answer for status, answer in answers.items()})
     for error_status in _error_statuses(operation, signed_in, calls):
         responses.setdefault(str(error_status), error_response(error_status))
     for status, declared in responses.items():
