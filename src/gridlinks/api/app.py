@@ -8,13 +8,13 @@ import time
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridlinks import __version__
-from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE, refuse_unstorable_url_text
+from gridlinks.api.deps import refuse_unstorable_url_text
 from gridlinks.api.errors import install_error_handlers
+from gridlinks.api.openapi import build_document
 from gridlinks.api.request_guard import BodyFirstMiddleware
 from gridlinks.api.routes import (
     attributes,
@@ -121,24 +121,6 @@ class RequestLogMiddleware:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name, model in BODY_MODELS.items():
-        model_schema = model.model_json_schema(by_alias=True, ref_template=REF_TEMPLATE)
-        components.update(model_schema.pop("$defs", {}))
-        components[name] = model_schema
-    schema["components"]["securitySchemes"] = {
-        "X-Authorization": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Authorization",
-            "description": "Bearer <JWT from /api/auth/login>",
-        }
-    }
-    schema["security"] = [{"X-Authorization": []}]
-    app.openapi_schema = schema
-    return schema
+    if not app.openapi_schema:
+        app.openapi_schema = build_document(app)
+    return app.openapi_schema

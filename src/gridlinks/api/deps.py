@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from gridlinks.accounts.domain import Principal
+from gridlinks.api.params import page_query, page_size_query
 from gridlinks.bootstrap import Platform
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.errors import AuthenticationError, BadRequestError
@@ -133,8 +134,8 @@ def page_dependency(default_sort_order: str = "ASC") -> Callable[..., Awaitable[
     when the client sends no ``sortOrder`` (the audit log lists newest first)."""
 
     async def page_request(
-        page_size: Annotated[int, Query(alias="pageSize")],
-        page: Annotated[int, Query()],
+        page_size: Annotated[int, page_size_query()],
+        page: Annotated[int, page_query()],
         text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
         sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
         sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 
 from gridlinks.accounts.domain import Principal
 from gridlinks.api.deps import CurrentPrincipal, JsonBody, PlatformDep, UnitOfWorkDep
+from gridlinks.api.params import KEY_LIST_MAX_LENGTH, EntityTypePath, ScopePath
 from gridlinks.attributes.domain import attribute_json, parse_keys
 from gridlinks.bootstrap import Platform
 from gridlinks.db.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/api/plugins/telemetry", tags=["attributes"])
 
-Keys = Annotated[str | None, Query(max_length=8192)]
+Keys = Annotated[str | None, Query(max_length=KEY_LIST_MAX_LENGTH, description="comma-separated")]
 _ATTRIBUTES_BODY = {
     "requestBody": {
         "required": True,
@@ -30,9 +31,9 @@ async def _save(
     platform: Platform,
     uow: UnitOfWork,
     actor: Principal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     body: Any,
 ) -> None:
     await platform.device_attributes.save(uow, actor, entity_type, entity_id, scope, body)
@@ -43,9 +44,9 @@ async def _delete(
     platform: Platform,
     uow: UnitOfWork,
     actor: Principal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     keys: str | None,
 ) -> None:
     await platform.device_attributes.delete(
@@ -58,7 +59,7 @@ async def _read(
     platform: Platform,
     uow: UnitOfWork,
     actor: Principal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
     scope: str | None,
     keys: str | None,
@@ -75,7 +76,7 @@ async def save_device_attributes(
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
     device_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     body: JsonBody,
 ) -> None:
     """Save attributes of a device: body ``{key: value}``, JSON types kept."""
@@ -87,9 +88,9 @@ async def save_entity_attributes_v1(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     body: JsonBody,
 ) -> None:
     await _save(platform, uow, actor, entity_type, entity_id, scope, body)
@@ -100,9 +101,9 @@ async def save_entity_attributes_v2(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     body: JsonBody,
 ) -> None:
     await _save(platform, uow, actor, entity_type, entity_id, scope, body)
@@ -113,7 +114,7 @@ async def read_attributes(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
     keys: Keys = None,
 ) -> list[dict[str, Any]]:
@@ -126,9 +127,9 @@ async def read_attributes_by_scope(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     keys: Keys = None,
 ) -> list[dict[str, Any]]:
     return await _read(platform, uow, actor, entity_type, entity_id, scope, keys)
@@ -139,7 +140,7 @@ async def attribute_keys(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
 ) -> list[str]:
     found = await _read(platform, uow, actor, entity_type, entity_id, None, None)
@@ -151,9 +152,9 @@ async def attribute_keys_by_scope(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
 ) -> list[str]:
     found = await _read(platform, uow, actor, entity_type, entity_id, scope, None)
     return [a["key"] for a in found]
@@ -165,7 +166,7 @@ async def delete_device_attributes(
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
     device_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     keys: Keys = None,
 ) -> None:
     """Delete the attributes named in ``keys`` (comma-separated); any body is ignored."""
@@ -177,9 +178,9 @@ async def delete_entity_attributes(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
-    scope: str,
+    scope: ScopePath,
     keys: Keys = None,
 ) -> None:
     await _delete(platform, uow, actor, entity_type, entity_id, scope, keys)

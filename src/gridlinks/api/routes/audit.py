@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from gridlinks.api.deps import CurrentPrincipal, PlatformDep, UnitOfWorkDep, page_dependency
+from gridlinks.api.params import EntityTypePath, epoch_ms_query
 from gridlinks.audit.domain import audit_json
 from gridlinks.audit.repository import AuditFilter
 from gridlinks.errors import InvalidArgumentError
@@ -21,8 +22,8 @@ AuditPage = Annotated[PageRequest, Depends(page_dependency("DESC"))]
 
 
 async def audit_query(
-    start_time: Annotated[int | None, Query(alias="startTime", ge=0)] = None,
-    end_time: Annotated[int | None, Query(alias="endTime", ge=0)] = None,
+    start_time: Annotated[int | None, epoch_ms_query("startTime")] = None,
+    end_time: Annotated[int | None, epoch_ms_query("endTime")] = None,
     action_types: Annotated[str | None, Query(alias="actionTypes", max_length=2000)] = None,
 ) -> AuditFilter:
     """``startTime``, ``endTime`` (epoch ms) and ``actionTypes`` (comma separated)."""
@@ -52,7 +53,7 @@ async def entity_audit_logs(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
     page: AuditPage,
     query: AuditQueryDep,

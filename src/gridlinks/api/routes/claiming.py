@@ -16,6 +16,7 @@ from gridlinks.api.deps import (
     body_schema,
     validate_body,
 )
+from gridlinks.api.openapi import CLAIM_ANSWERS
 from gridlinks.claiming.domain import ClaimResponse
 from gridlinks.claiming.schemas import ClaimRequest
 from gridlinks.claiming.service import ClaimResult
@@ -34,11 +35,7 @@ router = APIRouter(tags=["claiming"])
 @router.post(
     "/api/customer/device/{device_name:path}/claim",
     openapi_extra=body_schema(ClaimRequest, required=False),
-    responses={
-        200: {"description": '`{"device": {...}, "response": "SUCCESS"}`'},
-        400: {"description": 'bare JSON string `"FAILURE"` or `"CLAIMED"`'},
-        429: {"description": "too many attempts; see Retry-After"},
-    },
+    responses=CLAIM_ANSWERS,
 )
 async def claim_device(
     request: Request,

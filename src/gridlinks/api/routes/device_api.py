@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 
 from gridlinks.api.deps import JsonBody, PlatformDep, UnitOfWorkDep, read_body
+from gridlinks.api.openapi import CLAIM_ANNOUNCEMENT, UNKNOWN_DEVICE_TOKEN
 from gridlinks.attributes.domain import CLIENT_SCOPE
 from gridlinks.errors import BadRequestError
 from gridlinks.telemetry.domain import EXPECTED_FORMS, parse_telemetry_bytes
 
 router = APIRouter(tags=["device API"])
 
-_UNKNOWN_TOKEN: dict[int | str, dict[str, Any]] = {401: {"description": "unknown token"}}
 _JSON_BODY = {
     "requestBody": {
         "required": True,
@@ -22,7 +20,9 @@ _JSON_BODY = {
 }
 
 
-@router.post("/api/v1/{token}/claim", responses=_UNKNOWN_TOKEN)
+@router.post(
+    "/api/v1/{token}/claim", responses=UNKNOWN_DEVICE_TOKEN, openapi_extra=CLAIM_ANNOUNCEMENT
+)
 async def announce_claim(
     platform: PlatformDep, uow: UnitOfWorkDep, token: str, body: JsonBody
 ) -> Response:
@@ -35,7 +35,7 @@ async def announce_claim(
     return Response(status_code=200)
 
 
-@router.post("/api/v1/{token}/telemetry", responses=_UNKNOWN_TOKEN, openapi_extra=_JSON_BODY)
+@router.post("/api/v1/{token}/telemetry", responses=UNKNOWN_DEVICE_TOKEN, openapi_extra=_JSON_BODY)
 async def post_telemetry(platform: PlatformDep, token: str, request: Request) -> Response:
     """Store telemetry: ``{"key": value}``, ``{"ts": <epoch ms>, "values": {...}}`` or an
     array of these (``{}`` stores nothing). 200 with an empty body once the points are
@@ -52,7 +52,7 @@ async def post_telemetry(platform: PlatformDep, token: str, request: Request) ->
     return Response(status_code=200)
 
 
-@router.post("/api/v1/{token}/attributes", responses=_UNKNOWN_TOKEN, openapi_extra=_JSON_BODY)
+@router.post("/api/v1/{token}/attributes", responses=UNKNOWN_DEVICE_TOKEN, openapi_extra=_JSON_BODY)
 async def post_client_attributes(
     platform: PlatformDep, uow: UnitOfWorkDep, token: str, body: JsonBody
 ) -> Response:

@@ -16,6 +16,7 @@ from gridlinks.api.deps import (
     body_schema,
     validate_body,
 )
+from gridlinks.api.params import page_query, page_size_query
 from gridlinks.devices.schemas import (
     CredentialsSave,
     DeviceSave,
@@ -38,7 +39,7 @@ async def save_device(
     actor: CurrentPrincipal,
     body: JsonBody,
     access_token: Annotated[str | None, Query(alias="accessToken", max_length=255)] = None,
-    entity_group_id: Annotated[str | None, Query(alias="entityGroupId")] = None,
+    entity_group_id: Annotated[str | None, Query(alias="entityGroupId", max_length=36)] = None,
 ) -> dict[str, Any]:
     """Create a device (with ``accessToken`` or a generated one) or update it (body ``id``).
     Without ``deviceProfileId`` it gets the profile named by ``type``, else ``default``."""
@@ -94,8 +95,8 @@ async def tenant_devices(
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
     device_name: Annotated[str | None, Query(alias="deviceName", max_length=255)] = None,
-    page_size: Annotated[int | None, Query(alias="pageSize")] = None,
-    page: Annotated[int | None, Query()] = None,
+    page_size: Annotated[int | None, page_size_query()] = None,
+    page: Annotated[int | None, page_query()] = None,
     text_search: Annotated[str | None, Query(alias="textSearch", max_length=255)] = None,
     sort_property: Annotated[str | None, Query(alias="sortProperty", max_length=64)] = None,
     sort_order: Annotated[str | None, Query(alias="sortOrder", max_length=8)] = None,

@@ -77,7 +77,7 @@ async def list_entity_groups(
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
     group_type: str,
-    include_shared: Annotated[str | None, Query(alias="includeShared")] = None,
+    include_shared: Annotated[str | None, Query(alias="includeShared", max_length=8)] = None,
 ) -> list[dict[str, Any]]:
     """Groups of ``group_type`` owned by the caller's tenant (or customer)."""
     groups = await platform.groups.list_groups(uow, actor, group_type)
@@ -103,18 +103,19 @@ def _entity_ids(body: Any) -> list[uuid.UUID]:
     return [parse_uuid(item, "entity id") for item in body]
 
 
-@router.post(
-    "/api/entityGroup/{group_id}/addEntities",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {
-                    "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}}
-                }
+_ENTITY_IDS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}}
             }
-        }
-    },
-)
+        },
+    }
+}
+
+
+@router.post("/api/entityGroup/{group_id}/addEntities", openapi_extra=_ENTITY_IDS_BODY)
 async def add_entities(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
@@ -127,7 +128,7 @@ async def add_entities(
     await uow.commit()
 
 
-@router.post("/api/entityGroup/{group_id}/deleteEntities")
+@router.post("/api/entityGroup/{group_id}/deleteEntities", openapi_extra=_ENTITY_IDS_BODY)
 async def remove_entities(
     platform: PlatformDep,
     uow: UnitOfWorkDep,

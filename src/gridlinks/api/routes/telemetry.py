@@ -8,9 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from gridlinks.api.deps import CurrentPrincipal, PlatformDep, UnitOfWorkDep, parse_bool
+from gridlinks.api.params import (
+    KEY_LIST_MAX_LENGTH,
+    MAX_EPOCH_MS,
+    EntityTypePath,
+    bounded_int_query,
+    epoch_ms_query,
+)
 from gridlinks.errors import BadRequestError
 from gridlinks.telemetry.domain import (
     DEFAULT_READ_LIMIT,
+    MAX_READ_LIMIT,
     parse_keys,
     range_query,
     timeseries_json,
@@ -18,7 +26,10 @@ from gridlinks.telemetry.domain import (
 
 router = APIRouter(prefix="/api/plugins/telemetry", tags=["telemetry"])
 
-Keys = Annotated[str | None, Query(max_length=8192, description="comma-separated; none: all")]
+Keys = Annotated[
+    str | None,
+    Query(max_length=KEY_LIST_MAX_LENGTH, description="comma-separated; none: all"),
+]
 
 
 @router.get("/{entity_type}/{entity_id}/values/timeseries")
@@ -26,15 +37,19 @@ async def read_timeseries(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
     keys: Keys = None,
-    start_ts: Annotated[int | None, Query(alias="startTs")] = None,
-    end_ts: Annotated[int | None, Query(alias="endTs")] = None,
-    limit: Annotated[int, Query(description="points per key")] = DEFAULT_READ_LIMIT,
+    start_ts: Annotated[int | None, epoch_ms_query("startTs", "inclusive")] = None,
+    end_ts: Annotated[int | None, epoch_ms_query("endTs", "inclusive")] = None,
+    limit: Annotated[
+        int, bounded_int_query(1, MAX_READ_LIMIT, description="points per key")
+    ] = DEFAULT_READ_LIMIT,
     order_by: Annotated[str, Query(alias="orderBy", max_length=8)] = "DESC",
     agg: Annotated[str | None, Query(max_length=16)] = None,
-    interval: Annotated[int | None, Query(ge=0, description="ignored: no aggregation")] = None,
+    interval: Annotated[
+        int | None, bounded_int_query(0, MAX_EPOCH_MS, description="ignored: no aggregation")
+    ] = None,
     use_strict_data_types: Annotated[
         str | None, Query(alias="useStrictDataTypes", max_length=8)
     ] = None,
@@ -64,7 +79,7 @@ async def timeseries_keys(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
-    entity_type: str,
+    entity_type: EntityTypePath,
     entity_id: uuid.UUID,
 ) -> list[str]:
     """The keys the device has sent time series for, sorted."""

@@ -33,8 +33,10 @@ async def save_user(
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
     body: JsonBody,
-    send_activation_mail: Annotated[str | None, Query(alias="sendActivationMail")] = None,
-    entity_group_id: Annotated[str | None, Query(alias="entityGroupId")] = None,
+    send_activation_mail: Annotated[
+        str | None, Query(alias="sendActivationMail", max_length=8)
+    ] = None,
+    entity_group_id: Annotated[str | None, Query(alias="entityGroupId", max_length=36)] = None,
     entity_group_ids: Annotated[list[str] | None, Query(alias="entityGroupIds")] = None,
 ) -> dict[str, Any]:
     """Create or update a user. New users are inactive until activated through the link of
