@@ -95,7 +95,8 @@ def _prepare_private_sqlite_file(path: Path) -> None:
     """Create the database file 0600 before SQLite does (SQLite would make it 0644 less the
     umask); its -wal and -shm files take the database file's mode. Files of an older start
     that others may read are made 0600."""
-    private_directory(path.parent)
+    # The data directory warns about its mode (bootstrap); any other directory is the user's.
+    private_directory(path.parent, warn_if_open=False)
     if not create_private_file(path):
         for suffix in ("", "-wal", "-shm"):
             tighten_file(path.with_name(path.name + suffix))

@@ -14,11 +14,11 @@ PRIVATE_DIRECTORY_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
-def private_directory(path: Path) -> None:
+def private_directory(path: Path, *, warn_if_open: bool = True) -> None:
     """Create ``path`` (and missing parents) with mode 0700. An existing directory is left as
     the operator made it (it may be shared on purpose), with a warning if others can enter it."""
     if path.is_dir():
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        if warn_if_open and stat.S_IMODE(path.stat().st_mode) & 0o077:
             log.warning(
                 "data directory %s is accessible to other users; chmod 700 it", _shown(path)
             )
