@@ -8,7 +8,7 @@ routes depend on (the same facts that decide the answers):
   503 (the database pool or Redis is exhausted or down);
 - an operation behind ``CurrentPrincipal`` can answer 401 and 403, and 404 when it names an
   item (path parameters, a body, a required lookup parameter);
-- an operation that reads a body can answer 413;
+- an operation that reads a body can answer 408 (it stalled) and 413 (it is too large);
 - FastAPI's 422 never happens (validation errors are rendered as 400) and is removed;
 - ``-> None`` routes answer JSON ``null``, routes returning a bare ``Response`` an empty body,
   listings ThingsBoard's ``PageData``; ``response_schemas.SUCCESS_SCHEMAS`` names the entity
@@ -41,6 +41,7 @@ _ERROR_DESCRIPTIONS = {
     401: "Authentication failed: no, expired or invalid credentials (errorCode 10 or 11)",
     403: "The caller may not do this (errorCode 20)",
     404: "The item does not exist or is not visible to the caller (errorCode 32)",
+    408: "The request body did not arrive in time; the connection is closed (errorCode 31)",
     413: "The request body is larger than the configured limit (errorCode 31)",
     429: "Too many requests: try again after Retry-After seconds (errorCode 33)",
     503: "The server is overloaded or a backing service is down; try again later",
@@ -250,6 +251,7 @@ def _error_statuses(operation: dict[str, Any], signed_in: bool, calls: set[Any])
         if has_body or any(_names_an_item(p) for p in operation.get("parameters", [])):
             yield 404
     if has_body:
+        yield 408
         yield 413
     yield 503
 

@@ -86,7 +86,7 @@ async def set_user_credentials_enabled(
     uow: UnitOfWorkDep,
     actor: CurrentPrincipal,
     user_id: uuid.UUID,
-    enabled: Annotated[str, Query(alias="userCredentialsEnabled")] = "true",
+    enabled: Annotated[str, Query(alias="userCredentialsEnabled", max_length=8)] = "true",
 ) -> None:
     """Disable a user (it cannot sign in, and every token it holds stops working at once) or
     enable it again. Those who may manage the user only; nobody disables themselves."""
