@@ -41,7 +41,7 @@ _ERROR_DESCRIPTIONS = {
     401: "Authentication failed: no, expired or invalid credentials (errorCode 10 or 11)",
     403: "The caller may not do this (errorCode 20)",
     404: "The item does not exist or is not visible to the caller (errorCode 32)",
-    408: "The request body did not arrive within the body timeout (errorCode 31)",
+    408: "The request body did not arrive in time; the connection is closed (errorCode 31)",
     413: "The request body is larger than the configured limit (errorCode 31)",
     429: "Too many requests: try again after Retry-After seconds (errorCode 33)",
     503: "The server is overloaded or a backing service is down; try again later",

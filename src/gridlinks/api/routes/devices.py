@@ -16,6 +16,7 @@ from gridlinks.api.deps import (
     body_schema,
     validate_body,
 )
+from gridlinks.api.openapi import RATE_LIMITED
 from gridlinks.api.params import page_query, page_size_query
 from gridlinks.devices.schemas import (
     CredentialsSave,
@@ -32,7 +33,8 @@ router = APIRouter(tags=["devices"])
 DeviceType = Annotated[str | None, Query(alias="type", max_length=255)]
 
 
-@router.post("/api/device", openapi_extra=body_schema(DeviceSave))
+# Choosing credentials is rate-limited per tenant once clashes pile up (devices/clashes.py).
+@router.post("/api/device", openapi_extra=body_schema(DeviceSave), responses=RATE_LIMITED)
 async def save_device(
     platform: PlatformDep,
     uow: UnitOfWorkDep,
@@ -49,7 +51,11 @@ async def save_device(
     return device_json(device)
 
 
-@router.post("/api/device-with-credentials", openapi_extra=body_schema(DeviceWithCredentialsSave))
+@router.post(
+    "/api/device-with-credentials",
+    openapi_extra=body_schema(DeviceWithCredentialsSave),
+    responses=RATE_LIMITED,
+)
 async def save_device_with_credentials(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, body: JsonBody
 ) -> dict[str, Any]:
@@ -152,7 +158,9 @@ async def get_credentials(
     return credentials_json(await platform.devices.get_credentials(uow, actor, device_id))
 
 
-@router.post("/api/device/credentials", openapi_extra=body_schema(CredentialsSave))
+@router.post(
+    "/api/device/credentials", openapi_extra=body_schema(CredentialsSave), responses=RATE_LIMITED
+)
 async def save_credentials(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, body: JsonBody
 ) -> dict[str, Any]:
