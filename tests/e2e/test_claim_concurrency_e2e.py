@@ -7,7 +7,6 @@ together at uvicorn and, on PostgreSQL, meet in the database on separate pooled 
 
 from __future__ import annotations
 
-import statistics
 import time
 from contextlib import AsyncExitStack
 
@@ -88,4 +87,6 @@ async def test_claim_answers_on_a_kept_alive_connection_are_not_held_back(
             durations.append(time.perf_counter() - started)
             assert (response.status_code, response.json()) == (400, "FAILURE")
 
-    assert statistics.median(durations) < PROMPT_ANSWER_SECONDS, durations
+    # A delayed-ACK stall holds back every answer on the connection, so even the fastest would
+    # take 40 ms; the fastest is used because a busy CI machine slows the others down.
+    assert min(durations) < PROMPT_ANSWER_SECONDS, durations
