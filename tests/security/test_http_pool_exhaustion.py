@@ -1,25 +1,28 @@
 """When every database connection (or SQLite's write lock) is taken, requests are refused with
-503 and ``Retry-After`` within the configured wait, never a 500 and never an endless queue."""
+503 and ``Retry-After`` within the configured wait, and MQTT messages with "server busy": never
+a 500, never an endless queue."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 
 import httpx
 import pytest
 
-from gridlinks.api.app import create_app
 from gridlinks.bootstrap import Platform, build_platform
 from gridlinks.config import Settings
-from tests.integration.factories import Api, auth
+from gridlinks.mqtt.packets import Disconnect, Publish, ReasonCode
+from tests.integration.factories import Api
+from tests.integration.mqtt.conftest import Maker
+from tests.integration.mqtt.harness import RunningMqtt
 
 WAIT_SECONDS = 0.3
+POOL_WITH_OVERFLOW = 2  # pool size 1, as many again in overflow
 
 
 @pytest.fixture
-async def small_pool(settings: Settings) -> AsyncIterator[Platform]:
-    """A platform with one pooled connection (two with the overflow) and a short wait."""
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """This module's platform: one pooled connection (two with the overflow), a short wait."""
     narrow = settings.model_copy(
         update={"database_pool_size": 1, "database_pool_timeout_seconds": WAIT_SECONDS}
     )
@@ -29,13 +32,6 @@ async def small_pool(settings: Settings) -> AsyncIterator[Platform]:
         yield built
     finally:
         await built.close()
-
-
-@pytest.fixture
-async def small_pool_api(small_pool: Platform) -> AsyncIterator[Api]:
-    transport = httpx.ASGITransport(app=create_app(small_pool))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridlinks.test") as http:
-        yield await Api.start(http, small_pool)
 
 
 def _assert_busy(response: httpx.Response) -> None:
@@ -48,31 +44,47 @@ def _assert_busy(response: httpx.Response) -> None:
 
 
 async def test_requests_get_503_with_retry_after_while_every_connection_is_taken(
-    small_pool: Platform, small_pool_api: Api
+    platform: Platform, api: Api
 ) -> None:
-    async with AsyncExitStack() as held:
-        for _ in range(2):  # pool size 1 + overflow 1
-            await held.enter_async_context(small_pool.unit_of_work(write=False))
-        response = await small_pool_api.client.get(
-            "/api/auth/user", headers=small_pool_api.sysadmin.headers
-        )
-        _assert_busy(response)
+    held = [platform.unit_of_work(write=False) for _ in range(POOL_WITH_OVERFLOW)]
+    for unit in held:
+        await unit.__aenter__()
+    try:
+        _assert_busy(await api.client.get("/api/auth/user", headers=api.sysadmin.headers))
+    finally:
+        for unit in held:
+            await unit.__aexit__(None, None, None)
     # Once the connections are back, the same request is served.
-    response = await small_pool_api.client.get(
-        "/api/auth/user", headers=small_pool_api.sysadmin.headers
-    )
+    response = await api.client.get("/api/auth/user", headers=api.sysadmin.headers)
     assert response.status_code == 200
 
 
 async def test_writes_get_503_while_another_write_holds_the_database_too_long(
-    small_pool: Platform, small_pool_api: Api
+    platform: Platform, api: Api
 ) -> None:
-    if not small_pool.database.is_sqlite:
+    if not platform.database.is_sqlite:
         pytest.skip("PostgreSQL has no single-writer lock: concurrent writes proceed")
-    async with small_pool.unit_of_work():
-        response = await small_pool_api.client.post(
-            "/api/customer",
-            headers=auth(small_pool_api.sysadmin.token),
-            json={"title": "never stored"},
+    async with platform.unit_of_work():
+        response = await api.client.post(
+            "/api/customer", headers=api.sysadmin.headers, json={"title": "never stored"}
         )
         _assert_busy(response)
+
+
+async def test_an_mqtt_message_that_finds_no_connection_free_is_refused_with_server_busy(
+    platform: Platform, maker: Maker, mqtt: RunningMqtt
+) -> None:
+    _, token = await maker.device()
+    device = await mqtt.client()
+    await device.connect(token)
+    held = [platform.unit_of_work(write=False) for _ in range(POOL_WITH_OVERFLOW)]
+    for unit in held:
+        await unit.__aenter__()
+    try:
+        await device.send(Publish("v1/devices/me/attributes", b'{"a": 1}', qos=1, packet_id=1))
+        sent = await device.closed_by_server()
+    finally:
+        for unit in held:
+            await unit.__aexit__(None, None, None)
+    # Not acknowledged (the device sends it again after reconnecting), and told why.
+    assert sent == [Disconnect(ReasonCode.SERVER_BUSY)]

@@ -15,6 +15,7 @@ import logging
 import uuid
 from typing import cast
 
+from gridlinks.errors import ServiceUnavailableError
 from gridlinks.mqtt.codec import PacketDecoder, encode
 from gridlinks.mqtt.flow_control import FlowControl
 from gridlinks.mqtt.packets import (
@@ -339,6 +340,12 @@ class MqttConnection(asyncio.Protocol):
                 "MQTT %s: message on %r refused: %s", self._who(), publish.topic, exc.log_reason
             )
             return exc.reason_code
+        except ServiceUnavailableError as exc:
+            # Overload (no database connection free in time): not acknowledged, the client
+            # sends the message again after reconnecting.
+            log.warning("MQTT %s: %s; closing (server busy)", self._who(), exc.message)
+            self._close(ReasonCode.SERVER_BUSY)
+            return None
         except Exception:
             # Not acknowledged: the client still holds the message and can send it again.
             log.exception("MQTT %s: could not process a message; closing", self._who())
