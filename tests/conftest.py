@@ -72,6 +72,55 @@ def _run_aside(coroutine: Coroutine[object, object, None]) -> None:
         aside.submit(asyncio.run, coroutine).result()
 
 
+# --- what runs: variants without their service are left out, with one line saying so -------
+
+_SERVICES = (("postgres", "PostgreSQL", POSTGRES_ENV), ("redis", "Redis", REDIS_ENV))
+SLOW = "slow"
+
+
+def _missing_services() -> list[tuple[str, str, str]]:
+    return [service for service in _SERVICES if not os.environ.get(service[2])]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests that start a real server process ``slow``; leave out the PostgreSQL and Redis
+    variants when their service is not configured (rather than skip each one on its own line).
+    """
+    for item in items:
+        if "start_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(SLOW)
+    # Slow tests first: xdist hands tests out in this order, so the long ones do not start last
+    # and keep one worker busy after the others are done.
+    items.sort(key=lambda item: item.get_closest_marker(SLOW) is None)
+    missing = {marker for marker, _, _ in _missing_services()}
+    if not missing:
+        return
+    kept, left_out = [], []
+    for item in items:
+        needs = {mark.name for mark in item.iter_markers()} & missing
+        (left_out if needs else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per service whose variants were left out, and one per reason for the tests that
+    skipped themselves (instead of a line per test with ``-rs``)."""
+    for marker, name, env in _missing_services():
+        terminalreporter.write_line(
+            f"{name} variants (marker '{marker}') were not run: {env} is not set"
+        )
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "skipped"
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda pair: -pair[1]):
+        terminalreporter.write_line(f"skipped {count}: {reason}")
+
+
 # --- templates: migrated once per test process ---------------------------------------------
 
 

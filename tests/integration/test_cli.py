@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gridlinks.api.app import create_app
 from gridlinks.bootstrap import Platform
 from tests.conftest import TEST_SECRET
+
+pytestmark = pytest.mark.slow  # every test starts ``gridlinks`` processes
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
