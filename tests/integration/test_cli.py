@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,22 @@ def test_create_sysadmin_refuses_a_malformed_email_and_a_short_password(tmp_path
         env={**env, "GRIDLINKS_ADMIN_PASSWORD": "long-enough-1"},
     )
     assert created.returncode == 0, created.stderr  # the refused attempt left nothing behind
+
+
+def test_serve_on_a_taken_http_port_exits_2_with_the_error_and_what_to_run(
+    tmp_path: Path,
+) -> None:
+    env = cli_env(tmp_path, "")
+    env.update(GRIDLINKS_HTTP_HOST="127.0.0.1", GRIDLINKS_MQTT_PORT="0")
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = run_cli("serve", env={**env, "GRIDLINKS_HTTP_PORT": str(port)})
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-2:] == [
+        f"gridlinks: error: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "is another server running? Set GRIDLINKS_HTTP_PORT to another port",
+        f"gridlinks: port {port} is taken (another server?): run "
+        f"GRIDLINKS_HTTP_PORT={port + 1} gridlinks serve",
+    ]

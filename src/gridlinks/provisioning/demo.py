@@ -95,11 +95,9 @@ async def load_demo_once(
 
 async def demo_report(uow: UnitOfWork, accounts: AccountService) -> DemoReport:
     """The demo accounts and devices as they are now (no claim codes: they are hashed)."""
-    loaded = await AdminSettingsRepository(uow.connection).get(DEMO_SETTING)
-    if loaded is None:
-        raise NotFoundError("No demo data in this database; `gridlinks init --demo` loads it")
+    loaded_ms = await _loaded_ms(uow)
     reported = [await _device_report(uow, d, None) for d in await _demo_devices(uow)]
-    return DemoReport(int(loaded["loadedTime"]), await _account_report(uow, accounts), reported)
+    return DemoReport(loaded_ms, await _account_report(uow, accounts), reported)
 
 
 async def issue_demo_codes(
@@ -107,7 +105,7 @@ async def issue_demo_codes(
 ) -> DemoReport:
     """New claim codes (valid 30 days) for the demo devices nobody has claimed yet; their old
     codes stop working. Claimed demo devices are left alone."""
-    report = await demo_report(uow, accounts)
+    loaded_ms = await _loaded_ms(uow)
     reported = []
     for device in await _demo_devices(uow):
         code = None
@@ -117,7 +115,14 @@ async def issue_demo_codes(
             claiming_data = {CLAIMING_DATA: {"secretKey": code, "expirationTime": expiry}}
             await attributes.save(uow, "DEVICE", device.id, SERVER_SCOPE, claiming_data)
         reported.append(await _device_report(uow, device, code))
-    return DemoReport(report.loaded_ms, report.accounts, reported)
+    return DemoReport(loaded_ms, await _account_report(uow, accounts), reported)
+
+
+async def _loaded_ms(uow: UnitOfWork) -> int:
+    loaded = await AdminSettingsRepository(uow.connection).get(DEMO_SETTING)
+    if loaded is None:
+        raise NotFoundError("No demo data in this database; `gridlinks init --demo` loads it")
+    return int(loaded["loadedTime"])
 
 
 async def _account_report(uow: UnitOfWork, accounts: AccountService) -> list[DemoAccount]:
