@@ -126,7 +126,8 @@ def _add_demo(commands: Commands) -> None:
 
 # These log SQL with its parameters at INFO/DEBUG: device tokens and hashes would reach the log.
 # (GRIDLINKS_DATABASE_ECHO still prints statements: the operator asked for them.)
-_QUIET_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "redis")
+# Alembic's plugin set-up lines say nothing to an operator; its "Running upgrade" lines stay.
+_QUIET_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "redis", "alembic.runtime.plugins")
 
 
 def _configure_logging(level: str) -> None:
