@@ -70,6 +70,7 @@ def run_session(script: str, workdir: Path) -> Session:
             ["bash", "-c", script],
             cwd=workdir,
             env=env,
+            stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
