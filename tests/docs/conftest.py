@@ -19,7 +19,7 @@ def fresh_demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     """``gridlinks init --demo`` then ``gridlinks serve --no-migrate`` in a new data directory."""
     log_path = tmp_path / "server.log"
     request.node.stash[_LOG_PATH] = log_path
-    server, process = demo_server.start(tmp_path / "gridlinks-data", log_path)
+    server, process = demo_server.start(tmp_path, log_path)
     yield server
     demo_server.stop(process, log_path)
 

@@ -23,11 +23,13 @@ _MQTT_LISTENING = re.compile(r"GridLinks MQTT listening on mqtt://[\d.]+:(\d+)")
 
 @dataclass(frozen=True)
 class DemoServer:
-    """A running ``gridlinks serve`` with the demo data: its ports and its log file."""
+    """A running ``gridlinks serve`` with the demo data: its ports, its log file, and the
+    directory that holds its ``gridlinks-data`` (where a user of ``scripts/serve`` stands)."""
 
     http_port: int
     mqtt_port: int
     log_path: Path
+    directory: Path
 
 
 def _gridlinks(*args: str) -> list[str]:
@@ -82,13 +84,14 @@ def stop(process: subprocess.Popen[bytes], log_path: Path) -> None:
     assert code == 0, f"gridlinks serve exited with {code}:\n{log_path.read_text()}"
 
 
-def start(data_dir: Path, log_path: Path) -> tuple[DemoServer, subprocess.Popen[bytes]]:
-    """``gridlinks init --demo`` then ``gridlinks serve --no-migrate``, once both listen."""
-    env = _environment(data_dir)
+def start(directory: Path, log_path: Path) -> tuple[DemoServer, subprocess.Popen[bytes]]:
+    """``gridlinks init --demo`` then ``gridlinks serve --no-migrate`` with the data in
+    ``directory/gridlinks-data``, once both listen."""
+    env = _environment(directory / "gridlinks-data")
     _init_demo(env)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             _gridlinks("serve", "--no-migrate"), env=env, stdout=log, stderr=subprocess.STDOUT
         )
     http_port, mqtt_port = _wait_for_ports(process, log_path)
-    return DemoServer(http_port, mqtt_port, log_path), process
+    return DemoServer(http_port, mqtt_port, log_path, directory), process

@@ -60,10 +60,12 @@ class Session:
 
 
 def run_session(script: str, workdir: Path) -> Session:
-    """Run the script in bash, stdout and stderr into one file as a terminal would show them;
-    whatever it left running in the background is killed at the end."""
+    """Run the script in bash in ``workdir``, stdout and stderr into one file as a terminal would
+    show them; whatever it left running in the background is killed at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDLINKS_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # ``gridlinks`` is on the PATH, as in an activated virtual environment.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     output_path = workdir / "session.out"
     with output_path.open("wb") as output:
         process = subprocess.Popen(

@@ -5,7 +5,9 @@ For each document (``README.md`` and ``docs/*.md``) that has examples, the test 
 server as ``scripts/serve`` does (``gridlinks init --demo``, then ``gridlinks serve
 --no-migrate``, SQLite in a new data directory) and runs the document's examples, in order, in
 ONE ``bash`` session started with ``set -euo pipefail``, so that variables such as
-``$TENANT_JWT`` carry over from one block to the next. Each document stands on its own.
+``$TENANT_JWT`` carry over from one block to the next. Each document stands on its own. The
+session runs in the directory that holds the server's ``gridlinks-data``, with ``gridlinks`` on
+the PATH, as in a checkout where ``scripts/serve`` runs.
 
 Conventions for writing docs:
 
@@ -88,12 +90,13 @@ def test_the_docs_keep_the_example_conventions_and_the_walkthroughs_have_example
 @pytest.mark.e2e
 @pytest.mark.parametrize("document", _documents_with_examples())
 def test_the_examples_of_a_document_run_as_written_on_a_fresh_server(
-    document: str, fresh_demo_server: DemoServer, tmp_path: Path
+    document: str, fresh_demo_server: DemoServer
 ) -> None:
     missing = sorted({package for tool, package in TOOLS.items() if shutil.which(tool) is None})
     assert not missing, f"the examples need these packages: {', '.join(missing)}"
     runnable = examples(_read(document))
-    session = run_session(session_script(runnable, fresh_demo_server), tmp_path)
+    script = session_script(runnable, fresh_demo_server)
+    session = run_session(script, fresh_demo_server.directory)
     found = problems(document, runnable, session)
     if found:
         pytest.fail("\n\n".join(found), pytrace=False)

@@ -9,7 +9,7 @@ from tests.docs.demo_server import DemoServer
 from tests.docs.example_session import problems, rewrite_addresses, run_session, session_script
 from tests.docs.markdown_examples import examples
 
-SERVER = DemoServer(http_port=41234, mqtt_port=41883, log_path=Path("server.log"))
+SERVER = DemoServer(41234, 41883, Path("server.log"), Path("."))
 
 
 def run(document: str, tmp_path: Path) -> list[str]:
