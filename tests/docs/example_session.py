@@ -131,7 +131,7 @@ def _mismatch_message(document: str, example: Example, problem: str, printed: st
 
 def problems(document: str, runnable: list[Example], session: Session) -> list[str]:
     """What went wrong, example by example, in order; a session that stopped ends the list."""
-    problems = []
+    problems: list[str] = []
     for index, example in enumerate(runnable):
         printed = session.printed.get(index, "")
         if index == max(session.printed, default=-1) and not session.finished:

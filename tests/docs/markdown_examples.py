@@ -195,7 +195,7 @@ def _json_mismatch(documented: str, printed: str) -> str | None:
 def _json_values(text: str) -> list[Any]:
     """The JSON values of a text, one after another (as ``curl`` and ``jq`` print them)."""
     decoder = json.JSONDecoder()
-    values = []
+    values: list[Any] = []
     position = 0
     while True:
         while position < len(text) and text[position].isspace():
