@@ -28,6 +28,7 @@ from gridlinks.api.routes import (
     tenants,
     users,
 )
+from gridlinks.api.routes.missing_features import MissingFeaturesRoute
 from gridlinks.api.swagger_ui import install_swagger_ui
 from gridlinks.bootstrap import Platform
 
@@ -55,7 +56,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     install_error_handlers(app)
     # Literal paths (/api/tenant/devices, /api/user/devices) before templated ones
-    # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins.
+    # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins. ThingsBoard paths
+    # GridLinks lacks (/api/tenant/assets) come first of all: 404 naming the feature.
+    app.router.routes.append(MissingFeaturesRoute())
     routers = (
         auth,
         claiming,

@@ -196,7 +196,7 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         }
     }
     schema["security"] = [{"X-Authorization": []}]
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         if route.include_in_schema:
             for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
@@ -263,14 +263,14 @@ def _names_an_item(parameter: dict[str, Any]) -> bool:
     return parameter["in"] == "path" or name.endswith(("Name", "Title", "Id", "Ids"))
 
 
-def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
     """The API routes, also inside routers that newer FastAPI versions include lazily."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
         included = getattr(route, "original_router", None)
         if included is not None:
-            yield from _api_routes(included.routes)
+            yield from api_routes(included.routes)
 
 
 def _is_paging(call: Callable[..., Any] | None) -> bool:
