@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridlinks import __version__
@@ -29,6 +28,8 @@ from gridlinks.api.routes import (
     tenants,
     users,
 )
+from gridlinks.api.routes.missing_features import MissingFeaturesRoute
+from gridlinks.api.swagger_ui import install_swagger_ui
 from gridlinks.bootstrap import Platform
 
 log = logging.getLogger("gridlinks.http")
@@ -47,7 +48,7 @@ def create_app(platform: Platform) -> FastAPI:
         title="GridLinks",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/swagger-ui",
+        docs_url=None,  # served by install_swagger_ui, without a CDN
         redoc_url=None,
         openapi_url="/v3/api-docs",
         dependencies=[Depends(refuse_unstorable_url_text)],
@@ -55,7 +56,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     install_error_handlers(app)
     # Literal paths (/api/tenant/devices, /api/user/devices) before templated ones
-    # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins.
+    # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins. ThingsBoard paths
+    # GridLinks lacks (/api/tenant/assets) come first of all: 404 naming the feature.
+    app.router.routes.append(MissingFeaturesRoute())
     routers = (
         auth,
         claiming,
@@ -69,7 +72,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     for module in (*routers, audit, device_api):
         app.include_router(module.router)
-    _add_docs_redirects(app)
+    install_swagger_ui(app)
     settings = platform.settings
     # Outermost last: every request is logged, and its body is whole before any route runs.
     app.add_middleware(
@@ -80,14 +83,6 @@ def create_app(platform: Platform) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _add_docs_redirects(app: FastAPI) -> None:
-    async def to_swagger() -> RedirectResponse:
-        return RedirectResponse("/swagger-ui")
-
-    for path in ("/docs", "/swagger-ui.html"):
-        app.add_api_route(path, to_swagger, include_in_schema=False)
 
 
 class RequestLogMiddleware:

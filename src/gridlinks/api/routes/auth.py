@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from gridlinks.accounts.schemas import (
     ActivateRequest,
@@ -49,11 +49,12 @@ async def current_user(
 
 
 @router.post("/api/auth/logout")
-async def logout(platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal) -> None:
+async def logout(platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal) -> Response:
     """Sign out: every access and refresh token of the caller stops working, on every device
     it is signed in on."""
     await platform.accounts.logout(uow, actor)
     await uow.commit()
+    return Response()
 
 
 @router.post("/api/noauth/activate", openapi_extra=body_schema(ActivateRequest))
