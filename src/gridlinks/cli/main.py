@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import sys
 from collections.abc import Coroutine, Sequence
@@ -16,7 +15,6 @@ from gridlinks.bootstrap import build_platform
 from gridlinks.cli.serve import serve
 from gridlinks.config import Settings
 from gridlinks.errors import GridLinksError
-from gridlinks.kit.logtext import OneLineFormatter
 from gridlinks.provisioning.demo import seed_demo
 
 EPILOG = """Settings come from GRIDLINKS_* environment variables (or a .env file):
@@ -82,13 +80,11 @@ def _parser() -> argparse.ArgumentParser:
 _QUIET_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "redis")
 
 
-def _configure_logging(level: str) -> None:
-    # One record, one line: control characters from requests are escaped (log forging).
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
-    for name in _QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+def _configure_logging(settings: Settings) -> None:
+    # One record, one line (text: control characters escaped; json: one object per line).
+    from gridlinks.kit.logsetup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, _QUIET_LOGGERS)
 
 
 async def _init(settings: Settings, demo: bool) -> None:
@@ -144,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
-        _configure_logging(settings.log_level)
+        _configure_logging(settings)
         if args.command == "serve":
             run_fast(serve(settings, migrate=not args.no_migrate))
         elif args.command == "init":
