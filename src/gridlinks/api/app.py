@@ -128,13 +128,23 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_and_note_status)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            route = _route_label(scope)
             self.requests.labels(scope["method"], route, str(status)).inc()
             self.durations.labels(scope["method"], route).observe(elapsed)
             _log_request(scope, state, status, elapsed * 1000)
 
 
 UNMATCHED_ROUTE = "unmatched"
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/{token}/telemetry``), never the raw path."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    if scope.get("root_path"):  # a mounted app (static files): its mount path
+        return f"{scope['root_path']}/{{path}}"
+    return UNMATCHED_ROUTE
 
 
 def _log_request(scope: Scope, state: dict[str, Any], status: int, elapsed_ms: float) -> None:
