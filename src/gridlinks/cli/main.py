@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gridlinks import __version__
 from gridlinks.errors import GridLinksError
-from gridlinks.kit.logtext import OneLineFormatter
 
 if TYPE_CHECKING:
     from gridlinks.config import Settings
@@ -42,6 +40,11 @@ Settings come from GRIDLINKS_* environment variables (or a .env file):
                            slow HTTP clients are cut off after 10 s (head) / 30 s (body)
   GRIDLINKS_DATABASE_POOL_SIZE / _POOL_TIMEOUT_SECONDS
                            20 connections per node; waiting longer than 10 s for one -> 503
+  GRIDLINKS_LOG_LEVEL / _LOG_FORMAT
+                           INFO / text (json: one JSON object per line)
+  GRIDLINKS_METRICS_ENABLED / _METRICS_TOKEN
+                           Prometheus metrics at /metrics (true); a token makes it need
+                           "Authorization: Bearer <token>". /healthz and /readyz are always on
 See README.md, docs/deployment.md, docs/device-api.md and docs/claiming.md for the rest."""
 
 
@@ -130,13 +133,11 @@ def _add_demo(commands: Commands) -> None:
 _QUIET_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "redis", "alembic.runtime.plugins")
 
 
-def _configure_logging(level: str) -> None:
-    # One record, one line: control characters from requests are escaped (log forging).
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
-    for name in _QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+def _configure_logging(settings: Settings) -> None:
+    # One record, one line (text: control characters escaped; json: one object per line).
+    from gridlinks.kit.logsetup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, _QUIET_LOGGERS)
 
 
 def run_fast(main_coroutine: Coroutine[Any, Any, None]) -> None:
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gridlinks.config import Settings
 
         settings = Settings()
-        _configure_logging(settings.log_level)
+        _configure_logging(settings)
         _run(args, settings)
     except GridLinksError as exc:
         _print_error(args, exc)

@@ -128,4 +128,5 @@ async def _start_mqtt(platform: Platform, listeners: list[Listener]) -> MqttServ
         return None
     mqtt = create_mqtt_server(platform)
     await mqtt.start(listeners)
+    platform.readiness.mqtt_listening = mqtt.is_listening  # for /readyz
     return mqtt
