@@ -65,6 +65,9 @@ QUIET_BUSY_PERCENT = 10.0
 SERVER_SETTINGS = {
     "GRIDLINKS_HTTP_HOST": "127.0.0.1",
     "GRIDLINKS_HTTP_PORT": "0",
+    # Claims go over HTTP only; the default MQTT port 1883 is often held by another broker.
+    "GRIDLINKS_MQTT_PORT": "0",
+    "GRIDLINKS_MQTT_HOST": "127.0.0.1",
     "GRIDLINKS_LOG_LEVEL": "INFO",  # the "listening on" line is logged at INFO
     "GRIDLINKS_PASSWORD_HASH_TIME_COST": "1",
     "GRIDLINKS_PASSWORD_HASH_MEMORY_KIB": "1024",

@@ -24,6 +24,13 @@ ensure_venv() {
     "$(find_python)" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
   fi
+  # Without extras, an up-to-date install with extras will do (scripts/serve after scripts/test).
+  if [ -z "$extras" ]; then
+    local any
+    for any in "$VENV"/.gridlinks-installed-*; do
+      [ -f "$any" ] && [ ! "$ROOT/pyproject.toml" -nt "$any" ] && stamp="$any"
+    done
+  fi
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     echo "==> installing GridLinks and its dependencies (${extras:-runtime only}) into .venv"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$target"

@@ -76,6 +76,9 @@ def _run_aside(coroutine: Coroutine[object, object, None]) -> None:
 
 _SERVICES = (("postgres", "PostgreSQL", POSTGRES_ENV), ("redis", "Redis", REDIS_ENV))
 SLOW = "slow"
+# Every end-to-end test starts ``gridlinks`` processes; elsewhere these fixtures start a server.
+_E2E = Path(__file__).parent / "e2e"
+_SERVER_FIXTURES = {"start_server", "fresh_demo_server"}
 
 
 def _missing_services() -> list[tuple[str, str, str]]:
@@ -84,11 +87,12 @@ def _missing_services() -> list[tuple[str, str, str]]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark tests that start a real server process ``slow``; leave out the PostgreSQL and Redis
+    """Mark the tests that start a real server process ``slow``; leave out the PostgreSQL and Redis
     variants when their service is not configured (rather than skip each one on its own line).
     """
     for item in items:
-        if "start_server" in getattr(item, "fixturenames", ()):
+        starts_server = _SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if starts_server or _E2E in item.path.parents:
             item.add_marker(SLOW)
     # Slow tests first: xdist hands tests out in this order, so the long ones do not start last
     # and keep one worker busy after the others are done.

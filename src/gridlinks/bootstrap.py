@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from gridlinks.devices.transport_access import TransportAccess
 from gridlinks.errors import ConfigurationError
 from gridlinks.kit.clock import Clock, SystemClock
 from gridlinks.kit.files import create_private_file, private_directory, tighten_file
+from gridlinks.kit.metrics import Metrics
 from gridlinks.kit.secrets import derive_key
 from gridlinks.limits.base import RateLimiter
 from gridlinks.limits.memory import MemoryRateLimiter
@@ -54,6 +56,16 @@ log = logging.getLogger("gridlinks")
 SECRET_FILE = "secret.key"
 MIN_SECRET_LENGTH = 32
 KNOWN_BAD_SECRETS = frozenset({"changeme", "secret", "gridlinks", "default"})
+# How long each readiness check (database, Redis) may take before it counts as failed.
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class Readiness:
+    """What ``/readyz`` asks beyond the database and Redis: ``gridlinks serve`` sets
+    ``mqtt_listening`` once the MQTT listeners are up (None: not started on this node)."""
+
+    mqtt_listening: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -78,6 +90,10 @@ class Platform:
     telemetry: TelemetryService
     telemetry_writer: TelemetryWriter
     device_telemetry: DeviceTelemetryService
+    metrics: Metrics = field(default_factory=Metrics)
+    readiness: Readiness = field(default_factory=Readiness)
+    # The rate limiter's Redis client, pinged by /readyz (None: no Redis configured).
+    redis: Redis | None = None
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self.database, write=write)
@@ -109,6 +125,38 @@ class Platform:
             log.exception("could not look for plaintext access tokens; the next start retries")
         await self.telemetry_writer.start()
         await self.bus.start()
+
+    async def readiness_failures(self) -> dict[str, str]:
+        """What keeps this node from serving: ``{"database": "unreachable (OSError)"}``;
+        empty when ready. Each check gets ``READINESS_TIMEOUT_SECONDS``."""
+        failures = {}
+        checks = [("database", self.database.ping)]
+        if self.redis is not None:
+            checks.append(("redis", self._ping_redis))
+        for name, check in checks:
+            try:
+                await asyncio.wait_for(check(), READINESS_TIMEOUT_SECONDS)
+            except TimeoutError:
+                failures[name] = f"no answer within {READINESS_TIMEOUT_SECONDS:g} s"
+            except Exception as exc:
+                failures[name] = f"unreachable ({type(exc).__name__})"
+        listening = self.readiness.mqtt_listening
+        if self.settings.mqtt_enabled and (listening is None or not listening()):
+            failures["mqtt"] = "not listening"
+        return failures
+
+    def readiness_checks(self) -> list[str]:
+        """The checks ``readiness_failures`` makes on this node."""
+        checks = ["database"]
+        if self.redis is not None:
+            checks.append("redis")
+        if self.settings.mqtt_enabled:
+            checks.append("mqtt")
+        return checks
+
+    async def _ping_redis(self) -> None:
+        assert self.redis is not None
+        await self.redis.ping()
 
     async def housekeeping(self) -> None:
         """Purge expired claim windows every ``housekeeping_interval_seconds``, until
@@ -168,6 +216,7 @@ def _embedded_secret(path: Path) -> str:
 def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     """Wire the services for ``settings``; connects lazily on first use."""
     clock = clock or SystemClock()
+    metrics = Metrics()
     secret = resolve_secret_key(settings)
     url = async_database_url(settings.database_url, settings.sqlite_path)
     database = create_database(
@@ -176,6 +225,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         echo=settings.database_echo,
         wait_seconds=settings.database_pool_timeout_seconds,
     )
+    metrics.watch_database_pool(database.pool_checked_out, database.pool_size)
     tokens = TokenService(
         derive_key(secret, "jwt"),
         clock,
@@ -191,7 +241,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     device_tokens = AccessTokenSeal(
         derive_key(secret, LOOKUP_PURPOSE), derive_key(secret, SEAL_PURPOSE)
     )
-    limiter, bus = _limiter_and_bus(settings, clock)
+    limiter, bus, redis = _limiter_and_bus(settings, clock)
     clash_guard = CredentialsClashGuard(limiter, clock)
     devices = DeviceService(
         clock, credentials_key, device_tokens, clash_guard, device_profiles, audit
@@ -215,13 +265,16 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     )
     claim_key = derive_key(secret, "claim-secret")
     attributes = AttributeService(clock, hooks=[ClaimingDataHook(clock, claim_key)])
-    claiming = ClaimingService(clock, claim_key, claim_policy(settings), audit, limiter, bus)
+    claiming = ClaimingService(
+        clock, claim_key, claim_policy(settings), audit, limiter, bus, metrics
+    )
     telemetry = TelemetryService()
     telemetry_writer = TelemetryWriter(
         partial(UnitOfWork, database),
         telemetry,
         max_batch_points=settings.telemetry_batch_max_points,
         max_delay_ms=settings.telemetry_batch_max_delay_ms,
+        metrics=metrics,
     )
     return Platform(
         settings,
@@ -242,6 +295,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
         device_telemetry=DeviceTelemetryService(devices, telemetry),
+        metrics=metrics,
+        redis=redis,
     )
 
 
@@ -260,10 +315,11 @@ def claim_policy(settings: Settings) -> ClaimPolicy:
     )
 
 
-def _limiter_and_bus(settings: Settings, clock: Clock) -> tuple[RateLimiter, Bus]:
-    """Redis when ``GRIDLINKS_REDIS_URL`` is set (shared by every node), else in memory."""
+def _limiter_and_bus(settings: Settings, clock: Clock) -> tuple[RateLimiter, Bus, Redis | None]:
+    """Redis when ``GRIDLINKS_REDIS_URL`` is set (shared by every node), else in memory; the
+    limiter's Redis client comes along for the readiness check."""
     if not settings.redis_url:
-        return MemoryRateLimiter(clock), MemoryBus()
+        return MemoryRateLimiter(clock), MemoryBus(), None
     try:
         limiter_redis = Redis.from_url(settings.redis_url)
         bus_redis = Redis.from_url(settings.redis_url)
@@ -271,4 +327,4 @@ def _limiter_and_bus(settings: Settings, clock: Clock) -> tuple[RateLimiter, Bus
         raise ConfigurationError(
             "GRIDLINKS_REDIS_URL is not a Redis URL; use redis://host:6379/0"
         ) from None
-    return RedisRateLimiter(limiter_redis, clock), RedisBus(bus_redis)
+    return RedisRateLimiter(limiter_redis, clock), RedisBus(bus_redis), limiter_redis

@@ -7,6 +7,7 @@ service). Settings are grouped by prefix and carry their unit in the name.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,14 +22,14 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./gridlinks-data")
     # Empty means: SQLite file ``gridlinks.db`` in the data directory.
-    database_url: str = ""
+    database_url: str = Field(default="", repr=False)  # may hold a password
     # Connections kept open per node (as many again may be opened under load).
     database_pool_size: int = Field(default=20, ge=1)
     # How long a request or MQTT message waits for a free database connection (or, on SQLite,
     # for the write lock) before it is answered 503 with Retry-After.
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     database_echo: bool = False
-    redis_url: str = ""
+    redis_url: str = Field(default="", repr=False)
 
     http_host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -55,7 +56,7 @@ class Settings(BaseSettings):
 
     # The one server secret. Keys for JWT signing and claim-secret hashing derive from it.
     # Embedded mode generates one into the data directory; PostgreSQL mode requires it.
-    secret_key: str = ""
+    secret_key: str = Field(default="", repr=False)
 
     access_token_lifetime_seconds: int = Field(default=9000, ge=1)
     refresh_token_lifetime_seconds: int = Field(default=604800, ge=1)
@@ -92,6 +93,12 @@ class Settings(BaseSettings):
     telemetry_batch_max_delay_ms: float = Field(default=5.0, ge=0)
 
     log_level: str = "INFO"
+    # text: one escaped line per record; json: one JSON object per line (docs/deployment.md).
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics (Prometheus). Disabled: 404. With a token, scrapers must send
+    # "Authorization: Bearer <token>" (401 otherwise).
+    metrics_enabled: bool = True
+    metrics_token: str = Field(default="", repr=False)
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     # A connection must deliver a request's headers within this time (from its first byte, or
     # from the connection's opening): slowloris connections are closed.

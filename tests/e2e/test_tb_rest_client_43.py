@@ -307,3 +307,26 @@ def test_rest_client_pe_manages_accounts_devices_owners_groups_and_roles(server:
     grant_claiming_through_a_user_group(admin, tenancy.customer, tenancy.customer_user)
 
     check_customer_user_sees_only_its_customer_devices(server, RestClientPE, tenancy, device)
+
+
+def test_rest_client_ce_takes_the_empty_answers_of_void_operations(server: Server) -> None:
+    """Attribute writes, deletes, credential changes and logout answer an empty body, as in
+    ThingsBoard: the client returns without error and the change is made."""
+    tenancy = set_up_tenancy(server, RestClientCE)
+    admin: RestClientCE = tenancy.admin
+    device = create_device(admin, unique("Meter A"), unique_token())
+
+    assert admin.save_device_attributes(device.id, "SERVER_SCOPE", ATTRIBUTES) == b""
+    assert as_json(attribute_values(admin, device)) == as_json(ATTRIBUTES)
+    admin.delete_entity_attributes(device.id, "SERVER_SCOPE", ",".join(ATTRIBUTES))
+    assert attribute_values(admin, device) == {}
+    admin.re_claim_device(device.name)
+    admin.set_user_credentials_enabled(tenancy.customer_user.id, False)
+    sign_in = {"username": tenancy.customer_user.email, "password": PASSWORD}
+    refused = requests.post(f"{server.base_url}/api/auth/login", json=sign_in, timeout=10)
+    assert refused.status_code == 401
+    admin.delete_device(device.id)
+    assert refused_status(lambda: admin.get_device_by_id(device.id)) == 404
+
+    admin.logout()
+    assert refused_status(admin.get_user) == 401

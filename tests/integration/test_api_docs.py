@@ -32,3 +32,26 @@ async def test_swagger_ui_is_served_and_the_usual_paths_lead_to_it(
         redirect = await client.get(path)
         assert redirect.status_code in (302, 307)
         assert redirect.headers["location"] == "/swagger-ui"
+
+
+async def test_swagger_ui_loads_its_assets_from_gridlinks_not_a_cdn(
+    client: httpx.AsyncClient,
+) -> None:
+    page = (await client.get("/swagger-ui")).text
+    assert "cdn." not in page and "https://" not in page
+    for asset, media_type in (
+        ("swagger-ui-bundle.js", "javascript"),
+        ("swagger-ui.css", "text/css"),
+        ("favicon.png", "image/png"),
+    ):
+        assert f'"/swagger-ui/assets/{asset}"' in page
+        served = await client.get(f"/swagger-ui/assets/{asset}")
+        assert served.status_code == 200, asset
+        assert media_type in served.headers["content-type"]
+
+
+async def test_the_docs_pages_and_their_assets_are_not_api_operations(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/v3/api-docs")).json()["paths"]
+    assert not [p for p in paths if p.startswith(("/swagger-ui", "/docs", "/v3"))]

@@ -1,18 +1,17 @@
-"""The ``gridlinks`` command: init is idempotent, --demo gives working accounts, --help explains."""
+"""The ``gridlinks`` command: init is idempotent, --help explains and answers without loading
+the server. The demo data: test_cli_demo.py."""
 
 from __future__ import annotations
 
+import json
 import os
-import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from gridlinks.api.app import create_app
-from gridlinks.bootstrap import Platform
 from tests.conftest import TEST_SECRET
 
 pytestmark = pytest.mark.slow  # every test starts ``gridlinks`` processes
@@ -35,80 +34,65 @@ def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
         GRIDLINKS_DATA_DIR=str(tmp_path / "data"),
         GRIDLINKS_DATABASE_URL=database_url,
         GRIDLINKS_SECRET_KEY=TEST_SECRET,
+        # Cheap Argon2 for speed, as in the ``settings`` fixture: hashing is real.
+        GRIDLINKS_PASSWORD_HASH_TIME_COST="1",
+        GRIDLINKS_PASSWORD_HASH_MEMORY_KIB="1024",
     )
     return env
-
-
-async def test_init_demo_twice_creates_the_demo_accounts_once(
-    tmp_path: Path, database_url: str, platform: Platform
-) -> None:
-    env = cli_env(tmp_path, database_url)
-    first = run_cli("init", "--demo", env=env)
-    second = run_cli("init", "--demo", env=env)
-    assert first.returncode == 0, first.stderr
-    assert second.returncode == 0, second.stderr
-    assert "tenant@gridlinks.local" in second.stdout
-    transport = httpx.ASGITransport(app=create_app(platform))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        for email, password in [
-            ("sysadmin@gridlinks.local", "sysadmin"),
-            ("tenant@gridlinks.local", "tenant"),
-            ("customer@gridlinks.local", "customer"),
-        ]:
-            response = await client.post(
-                "/api/auth/login", json={"username": email, "password": password}
-            )
-            assert response.status_code == 200, (email, response.text)
-        token = (
-            await client.post(
-                "/api/auth/login", json={"username": "tenant@gridlinks.local", "password": "tenant"}
-            )
-        ).json()["token"]
-        devices = await client.get(
-            "/api/tenant/devices?pageSize=50&page=0", headers={"X-Authorization": f"Bearer {token}"}
-        )
-        assert devices.json()["totalElements"] == 3  # not doubled by the second init
-
-
-async def test_init_demo_prints_claim_codes_the_demo_customer_can_claim_with(
-    tmp_path: Path, database_url: str, platform: Platform
-) -> None:
-    env = cli_env(tmp_path, database_url)
-    run_cli("init", "--demo", env=env)
-    second = run_cli("init", "--demo", env=env)
-    codes = dict(
-        re.findall(
-            r"^  (Demo Thermostat \d)\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})$",
-            second.stdout,
-            re.MULTILINE,
-        )
-    )
-    assert set(codes) == {"Demo Thermostat 1", "Demo Thermostat 2", "Demo Thermostat 3"}
-    transport = httpx.ASGITransport(app=create_app(platform))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        login = await client.post(
-            "/api/auth/login", json={"username": "customer@gridlinks.local", "password": "customer"}
-        )
-        headers = {"X-Authorization": f"Bearer {login.json()['token']}"}
-        path = "/api/customer/device/Demo Thermostat 1/claim"
-        claimed = await client.post(
-            path, headers=headers, json={"secretKey": codes["Demo Thermostat 1"]}
-        )
-        assert claimed.status_code == 200, claimed.text
-        assert claimed.json()["response"] == "SUCCESS"
-    third = run_cli("init", "--demo", env=env)
-    assert "Demo Thermostat 1 " not in third.stdout  # claimed: no new code
-    assert "Demo Thermostat 2 " in third.stdout
 
 
 def test_help_explains_every_command(tmp_path: Path) -> None:
     env = cli_env(tmp_path, "")
     top = run_cli("--help", env=env)
     assert top.returncode == 0
-    for command in ("serve", "init", "create-sysadmin", "GRIDLINKS_DATABASE_URL"):
+    for command in ("serve", "init", "create-sysadmin", "demo", "GRIDLINKS_DATABASE_URL"):
         assert command in top.stdout
     init_help = run_cli("init", "--help", env=env)
     assert "--demo" in init_help.stdout
+
+
+def test_help_lists_the_demo_command_and_explains_it(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, "")
+    top = run_cli("--help", env=env)
+    assert "gridlinks demo --show" in top.stdout
+    assert "gridlinks create-sysadmin --email" in top.stdout  # the quick start without demo
+    demo_help = run_cli("demo", "--help", env=env)
+    assert demo_help.returncode == 0
+    assert "--new-codes" in demo_help.stdout
+    assert "stored hashed" in demo_help.stdout
+
+
+# What --help must not load: the server and the database layer (seconds to import).
+HEAVY_MODULES = ("fastapi", "sqlalchemy", "uvicorn", "pydantic", "gridlinks.bootstrap")
+_MODULES_AFTER = """
+import contextlib, json, sys
+from gridlinks.cli.main import main
+with contextlib.redirect_stdout(sys.stderr), contextlib.suppress(SystemExit):
+    main(sys.argv[1:])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_loaded_by(*args: str, env: dict[str, str]) -> set[str]:
+    """The modules imported once ``gridlinks ARGS`` has answered (in a fresh interpreter)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _MODULES_AFTER, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_help_and_version_answer_without_loading_the_server(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, "")
+    for args in (["--help"], ["--version"], ["serve", "--help"], ["demo", "--help"]):
+        loaded = modules_loaded_by(*args, env=env)
+        heavy = sorted(m for m in loaded for h in HEAVY_MODULES if m == h or m.startswith(h + "."))
+        assert heavy == [], (args, heavy)
+        assert "gridlinks.cli.main" in loaded  # the check ran the real command
 
 
 def test_postgres_without_secret_is_a_clear_error(tmp_path: Path) -> None:
@@ -149,3 +133,22 @@ def test_create_sysadmin_refuses_a_malformed_email_and_a_short_password(tmp_path
         env={**env, "GRIDLINKS_ADMIN_PASSWORD": "long-enough-1"},
     )
     assert created.returncode == 0, created.stderr  # the refused attempt left nothing behind
+
+
+def test_serve_on_a_taken_http_port_exits_2_with_the_error_and_what_to_run(
+    tmp_path: Path,
+) -> None:
+    env = cli_env(tmp_path, "")
+    env.update(GRIDLINKS_HTTP_HOST="127.0.0.1", GRIDLINKS_MQTT_PORT="0")
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = run_cli("serve", env={**env, "GRIDLINKS_HTTP_PORT": str(port)})
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-2:] == [
+        f"gridlinks: error: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "is another server running? Set GRIDLINKS_HTTP_PORT to another port",
+        f"gridlinks: port {port} is taken (another server?): run "
+        f"GRIDLINKS_HTTP_PORT={port + 1} gridlinks serve",
+    ]

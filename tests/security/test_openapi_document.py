@@ -93,7 +93,7 @@ async def test_empty_answers_declare_no_body(client: httpx.AsyncClient) -> None:
         operation = document["paths"][f"{DEVICE_API_PREFIX}{kind}"]["post"]
         assert "content" not in operation["responses"]["200"], kind
     delete_device = document["paths"]["/api/device/{device_id}"]["delete"]
-    assert json_schema(delete_device["responses"]["200"]) == {"type": "null"}
+    assert "content" not in delete_device["responses"]["200"]
 
 
 async def test_release_and_device_claim_really_answer_an_empty_body(api: Api) -> None:

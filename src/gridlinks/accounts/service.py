@@ -406,6 +406,12 @@ class AccountService:
         await repo.revoke_tokens(user.id)
         return replace(user, enabled=True)
 
+    async def password_is(self, uow: UnitOfWork, user: User, password: str) -> bool:
+        """Whether ``password`` is the user's password (``gridlinks demo --show`` prints a
+        demo password only while it still is one)."""
+        password_hash = await UserRepository(uow.connection).password_hash(user.id)
+        return self._passwords.verify(password_hash, password)
+
     async def set_credentials_enabled(
         self, uow: UnitOfWork, actor: Principal, user_id: uuid.UUID, enabled: bool
     ) -> None:

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridlinks import __version__
@@ -25,11 +24,16 @@ from gridlinks.api.routes import (
     device_profiles,
     devices,
     groups,
+    health,
     telemetry,
     tenants,
     users,
 )
+from gridlinks.api.routes.health import PROBE_PATHS
+from gridlinks.api.routes.missing_features import MissingFeaturesRoute
+from gridlinks.api.swagger_ui import install_swagger_ui
 from gridlinks.bootstrap import Platform
+from gridlinks.kit.metrics import Metrics
 
 log = logging.getLogger("gridlinks.http")
 
@@ -47,7 +51,7 @@ def create_app(platform: Platform) -> FastAPI:
         title="GridLinks",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/swagger-ui",
+        docs_url=None,  # served by install_swagger_ui, without a CDN
         redoc_url=None,
         openapi_url="/v3/api-docs",
         dependencies=[Depends(refuse_unstorable_url_text)],
@@ -55,7 +59,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     install_error_handlers(app)
     # Literal paths (/api/tenant/devices, /api/user/devices) before templated ones
-    # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins.
+    # (/api/tenant/{tenant_id}, /api/user/{user_id}): the first match wins. ThingsBoard paths
+    # GridLinks lacks (/api/tenant/assets) come first of all: 404 naming the feature.
+    app.router.routes.append(MissingFeaturesRoute())
     routers = (
         auth,
         claiming,
@@ -67,9 +73,11 @@ def create_app(platform: Platform) -> FastAPI:
         users,
         tenants,
     )
-    for module in (*routers, audit, device_api):
+    for module in (*routers, audit, device_api, health):
         app.include_router(module.router)
-    _add_docs_redirects(app)
+    install_swagger_ui(app)
+    if platform.settings.metrics_enabled:
+        app.include_router(health.metrics_router)
     settings = platform.settings
     # Outermost last: every request is logged, and its body is whole before any route runs.
     app.add_middleware(
@@ -77,27 +85,24 @@ def create_app(platform: Platform) -> FastAPI:
         max_body_bytes=settings.max_request_body_bytes,
         timeout_seconds=settings.http_body_timeout_seconds,
     )
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestLogMiddleware, metrics=platform.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _add_docs_redirects(app: FastAPI) -> None:
-    async def to_swagger() -> RedirectResponse:
-        return RedirectResponse("/swagger-ui")
-
-    for path in ("/docs", "/swagger-ui.html"):
-        app.add_api_route(path, to_swagger, include_in_schema=False)
-
-
 class RequestLogMiddleware:
-    """One log line per request: method, path (device tokens masked), status, duration.
+    """One log line per request: method, path (device tokens masked), status, duration, the
+    client's address and who the request acted as (``user=<id>`` or ``device=<id>``, recorded
+    in the request state by the auth dependency and the device API); and the HTTP metrics, by
+    route template (never the raw path: device tokens travel in paths).
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` costs an extra task and
     stream per request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.requests = metrics.http_requests
+        self.durations = metrics.http_request_duration
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,6 +110,8 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # Created here, so what routes record in request.state is in this very dict.
+        state = scope.setdefault("state", {})
 
         async def send_and_note_status(message: Message) -> None:
             nonlocal status
@@ -115,9 +122,53 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_and_note_status)
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            path = _TOKEN_IN_PATH.sub(r"\1***", scope["path"])
-            log.info("%s %s -> %d (%.1f ms)", scope["method"], path, status, elapsed_ms)
+            elapsed = time.perf_counter() - started
+            route = _route_label(scope)
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.durations.labels(scope["method"], route).observe(elapsed)
+            _log_request(scope, state, status, elapsed * 1000)
+
+
+UNMATCHED_ROUTE = "unmatched"
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/{token}/telemetry``), never the raw path."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    if scope.get("root_path"):  # a mounted app (static files): its mount path
+        return f"{scope['root_path']}/{{path}}"
+    return UNMATCHED_ROUTE
+
+
+def _log_request(scope: Scope, state: dict[str, Any], status: int, elapsed_ms: float) -> None:
+    path = _TOKEN_IN_PATH.sub(r"\1***", scope["path"])
+    client = scope.get("client")
+    fields: dict[str, Any] = {
+        "method": scope["method"],
+        "path": path,
+        "status": status,
+        "duration_ms": round(elapsed_ms, 1),
+        "client": f"{client[0]}:{client[1]}" if client else "-",
+    }
+    actor = ""
+    for key, label in (("user_id", "user"), ("device_id", "device")):
+        if state.get(key):
+            fields[key] = str(state[key])
+            actor += f" {label}={fields[key]}"
+    level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
+    log.log(
+        level,
+        "%s %s -> %d (%.1f ms) client=%s%s",
+        fields["method"],
+        path,
+        status,
+        elapsed_ms,
+        fields["client"],
+        actor,
+        extra=fields,
+    )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -67,7 +67,9 @@ def bearer_token(request: Request) -> str:
 
 
 async def get_principal(request: Request, platform: PlatformDep, uow: UnitOfWorkDep) -> Principal:
-    return await platform.accounts.principal(uow, bearer_token(request))
+    principal = await platform.accounts.principal(uow, bearer_token(request))
+    request.state.user_id = principal.user_id  # for the request's log line (its id, no e-mail)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -14,10 +14,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gridlinks.api.openapi import api_routes
 from gridlinks.errors import GridLinksError, ServiceUnavailableError, TooManyRequestsError
 
 log = logging.getLogger("gridlinks.api")
 
+# The path itself is not repeated: device API paths carry access tokens.
+UNKNOWN_PATH_MESSAGE = (
+    "GridLinks has no endpoint at this path; the endpoints are listed at /swagger-ui"
+)
 _HTTP_ERROR_CODES = {401: 10, 403: 20, 404: 32, 405: 31, 413: 31, 429: 33}
 
 
@@ -58,15 +63,32 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return error_response(400, _validation_message(exc), 31)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own answers: no route for the path (404), or not for the method (405)."""
     assert isinstance(exc, StarletteHTTPException)
-    message = "Requested item wasn't found!" if exc.status_code == 404 else str(exc.detail)
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 404:
+        message = UNKNOWN_PATH_MESSAGE
+    elif exc.status_code == 405:
+        # Starlette names the methods of the first route on the path; there may be more.
+        allowed = _allowed_methods(request) or (headers or {}).get("Allow", "GET, HEAD")
+        headers = {**(headers or {}), "Allow": allowed}
+        message = f"Request method '{request.method[:16]}' is not supported here; use {allowed}"
+    else:
+        message = str(exc.detail)
     return error_response(
-        exc.status_code,
-        message,
-        _HTTP_ERROR_CODES.get(exc.status_code, 2),
-        dict(exc.headers) if exc.headers else None,
+        exc.status_code, message, _HTTP_ERROR_CODES.get(exc.status_code, 2), headers
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods of the routes on this path, the most literal ones only: ``/api/tenant/devices``
+    is GET, although ``DELETE /api/tenant/{tenant_id}`` would take it (and refuse the id)."""
+    path = request.scope["path"]
+    routes = [r for r in api_routes(request.app.routes) if r.path_regex.fullmatch(path)]
+    fewest = min((len(r.param_convertors) for r in routes), default=0)
+    allowed = {m for r in routes if len(r.param_convertors) == fewest for m in r.methods or ()}
+    return ", ".join(sorted(allowed))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -10,9 +10,9 @@ routes depend on (the same facts that decide the answers):
   item (path parameters, a body, a required lookup parameter);
 - an operation that reads a body can answer 408 (it stalled) and 413 (it is too large);
 - FastAPI's 422 never happens (validation errors are rendered as 400) and is removed;
-- ``-> None`` routes answer JSON ``null``, routes returning a bare ``Response`` an empty body,
-  listings ThingsBoard's ``PageData``; ``response_schemas.SUCCESS_SCHEMAS`` names the entity
-  each other operation answers.
+- routes returning a bare ``Response`` answer 200 with an empty body (ThingsBoard's void
+  operations: deletes, attribute writes, logout...), listings ThingsBoard's ``PageData``;
+  ``response_schemas.SUCCESS_SCHEMAS`` names the entity each other operation answers.
 
 Anything else (rate limits, claim answers) is declared on the route with the helpers below;
 sign-in operations, which have no caller to go by, are declared in ``_SIGN_IN_ANSWERS``.
@@ -196,7 +196,7 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         }
     }
     schema["security"] = [{"X-Authorization": []}]
-    for route in _api_routes(app.routes):
+    for route in api_routes(app.routes):
         if route.include_in_schema:
             for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
@@ -230,13 +230,9 @@ def _declare_success(responses: dict[str, Any], route: APIRoute, calls: set[Any]
         return  # declared on the route
     # Route modules use postponed annotations: the return type is the text written.
     returns = getattr(route.endpoint, "__annotations__", {}).get("return", "")
-    if returns in ("Response", "None", None):
+    if returns == "Response":
         success.pop("content", None)
-        if returns != "Response":
-            success["content"] = {"application/json": {"schema": {"type": "null"}}}
-            success["description"] = "JSON null"
-        else:
-            success["description"] = "An empty body"
+        success["description"] = "An empty body"
     elif any(_is_paging(call) for call in calls):
         success["content"] = {"application/json": {"schema": ref(PAGE_SCHEMA)}}
         success["description"] = "One page (ThingsBoard PageData)"
@@ -263,14 +259,14 @@ def _names_an_item(parameter: dict[str, Any]) -> bool:
     return parameter["in"] == "path" or name.endswith(("Name", "Title", "Id", "Ids"))
 
 
-def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
     """The API routes, also inside routers that newer FastAPI versions include lazily."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
         included = getattr(route, "original_router", None)
         if included is not None:
-            yield from _api_routes(included.routes)
+            yield from api_routes(included.routes)
 
 
 def _is_paging(call: Callable[..., Any] | None) -> bool:

@@ -64,6 +64,7 @@ from gridlinks.errors import (
     PermissionDeniedError,
 )
 from gridlinks.kit.clock import Clock
+from gridlinks.kit.metrics import Metrics, outcome_label
 from gridlinks.kit.secrets import keyed_hash
 from gridlinks.limits.base import RateLimiter
 
@@ -106,6 +107,7 @@ class ClaimingService:
         audit: AuditLog,
         limiter: RateLimiter,
         bus: Bus,
+        metrics: Metrics | None = None,
     ) -> None:
         self._clock = clock
         self._key = secret_hash_key
@@ -113,6 +115,7 @@ class ClaimingService:
         self._audit = audit
         self._limiter = limiter
         self._bus = bus
+        self._claims = (metrics or Metrics()).claims
 
     def secret_hash(self, secret_key: str) -> str:
         return keyed_hash(self._key, secret_key)
@@ -334,6 +337,8 @@ class ClaimingService:
         window: ClaimWindow | None = None,
     ) -> None:
         assert actor.tenant_id is not None
+        # Every claim attempt ends here once: count it by its real reason.
+        self._claims.labels(outcome_label(reason.value)).inc()
         success = reason is ClaimReason.CLAIMED
         data: dict[str, Any] = {
             "entityId": str(device.id) if device else None,

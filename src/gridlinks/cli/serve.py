@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import socket
@@ -14,6 +15,7 @@ import uvicorn
 from gridlinks.api.app import create_app
 from gridlinks.api.request_guard import head_timeout_protocol
 from gridlinks.bootstrap import Platform, build_platform
+from gridlinks.cli.hints import PortTakenError
 from gridlinks.config import Settings
 from gridlinks.errors import ConfigurationError
 from gridlinks.mqtt.app import create_mqtt_server, mqtt_tls_context
@@ -33,9 +35,13 @@ def bind_socket(host: str, port: int, env_name: str) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigurationError(
-            f"cannot listen on {host}:{port} ({exc.strerror}); "
-            f"is another server running? Set {env_name} to another port"
+        message = f"cannot listen on {host}:{port} ({exc.strerror})"
+        if exc.errno != errno.EADDRINUSE:
+            raise ConfigurationError(f"{message}; check {env_name}") from None
+        raise PortTakenError(
+            f"{message}; is another server running? Set {env_name} to another port",
+            env_name,
+            port,
         ) from None
     sock.listen(2048)
     sock.setblocking(False)
@@ -122,4 +128,5 @@ async def _start_mqtt(platform: Platform, listeners: list[Listener]) -> MqttServ
         return None
     mqtt = create_mqtt_server(platform)
     await mqtt.start(listeners)
+    platform.readiness.mqtt_listening = mqtt.is_listening  # for /readyz
     return mqtt

@@ -59,6 +59,22 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+    async def ping(self) -> None:
+        """``SELECT 1`` on a pooled connection (readiness): raises when the database does not
+        answer. Never waits for SQLite's write lock."""
+        async with self.engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    def pool_checked_out(self) -> int:
+        """Connections in use now (for the metrics)."""
+        checked_out = getattr(self.engine.pool, "checkedout", None)
+        return int(checked_out()) if checked_out else 0
+
+    def pool_size(self) -> int:
+        """Connections the pool keeps open (overflow comes on top)."""
+        size = getattr(self.engine.pool, "size", None)
+        return int(size()) if size else 0
+
     async def compact(self) -> None:
         """SQLite: rebuild the file and empty the write-ahead log, so rows rewritten to hide a
         secret leave no old copy in free pages. Nothing to do on PostgreSQL (see

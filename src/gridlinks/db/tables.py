@@ -303,3 +303,13 @@ ts_kv_latest = sa.Table(
     sa.Column("ts", sa.BigInteger, nullable=False),
     sa.Column("value_json", sa.Text, nullable=False),
 )
+
+# Installation-wide settings, one JSON value per key (ThingsBoard's admin_settings). Key "demo":
+# when ``gridlinks init --demo`` loaded the demo data, so that later starts never load it again.
+admin_settings = sa.Table(
+    "admin_settings",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("json_value", sa.JSON, nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+)

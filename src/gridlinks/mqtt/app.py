@@ -19,7 +19,12 @@ def create_mqtt_server(platform: Platform) -> MqttServer:
         receive_maximum=settings.mqtt_receive_maximum,
         connect_timeout_seconds=settings.mqtt_connect_timeout_seconds,
     )
-    return MqttServer(PlatformAuthenticator(platform), limits, settings.mqtt_max_connections)
+    return MqttServer(
+        PlatformAuthenticator(platform),
+        limits,
+        settings.mqtt_max_connections,
+        platform.metrics,
+    )
 
 
 def mqtt_tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -61,6 +61,7 @@ class MqttConnection(asyncio.Protocol):
     __slots__ = (
         "_awaiting_release",
         "_client_max_packet",
+        "_close_reason",
         "_decoder",
         "_flow",
         "_inbox",
@@ -95,6 +96,7 @@ class MqttConnection(asyncio.Protocol):
         self._client_max_packet = 0
         self._over_capacity = False
         self._peer = "?"
+        self._close_reason = ""
         self.state = State.AWAITING_CONNECT
 
     # --- asyncio.Protocol ----------------------------------------------------------------
@@ -107,6 +109,7 @@ class MqttConnection(asyncio.Protocol):
         self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._over_capacity = len(self._server.connections) >= self._server.max_connections
         self._server.connections.add(self)
+        self._server.metrics.connections.inc()
         self._last_received = self._loop.time()
         self._keep_alive_limit = self._server.limits.connect_timeout_seconds
         self._timer = self._loop.call_later(self._keep_alive_limit, self._check_idle)
@@ -138,9 +141,12 @@ class MqttConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state is not State.CLOSED:
-            log.debug("MQTT %s: connection closed by the client", self._who())
+            lost = f"connection lost ({type(exc).__name__})" if exc else "closed by the client"
+            self._close_reason = lost
         self._mark_closed()
-        self._server.connections.discard(self)
+        if self in self._server.connections:
+            self._server.connections.discard(self)
+            self._server.metrics.connections.dec()
         self._flow.resume_writing()
 
     def pause_writing(self) -> None:
@@ -224,7 +230,9 @@ class MqttConnection(asyncio.Protocol):
         elif isinstance(packet, Pingreq):
             self._send(Pingresp())
         elif isinstance(packet, Disconnect):
-            log.debug("MQTT %s: DISCONNECT", self._who())
+            self._close_reason = "client sent DISCONNECT" + (
+                f" ({_reason_text(packet.reason_code)})" if packet.reason_code else ""
+            )
             self._mark_closed()
             self._transport.close()
         elif isinstance(packet, Auth):
@@ -237,7 +245,13 @@ class MqttConnection(asyncio.Protocol):
             self._check_connect(connect)
             session = await self._server.authenticator.open_session(connect, self.publish)
         except ConnectRefused as exc:
-            log.info("MQTT %s: connection refused: %s", self._peer, exc.log_reason)
+            self._server.metrics.connects.labels(exc.refusal.name.lower()).inc()
+            log.info(
+                "MQTT %s: connection refused: %s",
+                self._peer,
+                exc.log_reason,
+                extra={"client": self._peer, "reason": exc.log_reason},
+            )
             self._refuse(exc.refusal)
             return
         if self.state is State.CLOSED:  # the client went away while we authenticated
@@ -249,7 +263,13 @@ class MqttConnection(asyncio.Protocol):
         self._client_max_packet = _client_maximum_packet_size(connect)
         self._send(Connack(False, 0, self._connack_properties(connect)))
         self._start_keep_alive(connect.keep_alive_seconds)
-        log.debug("MQTT %s: connected (MQTT level %d)", self._who(), self._level)
+        self._server.metrics.connects.labels("accepted").inc()
+        log.info(
+            "MQTT %s: connected (MQTT level %d)",
+            self._who(),
+            self._level,
+            extra={"client": self._peer, "device_id": str(session.device_id)},
+        )
 
     def _check_connect(self, connect: Connect) -> None:
         if self._over_capacity:
@@ -291,6 +311,7 @@ class MqttConnection(asyncio.Protocol):
             self._send(Pubrec(_packet_id(publish)))  # a re-sent QoS 2 message: already done
             return
         reason = await self._process(publish)
+        self._count_received(reason)
         if reason is None or self.state is State.CLOSED:
             return
         if publish.qos == 1:
@@ -322,6 +343,8 @@ class MqttConnection(asyncio.Protocol):
         """Messages queued together are processed together (their telemetry lands in the same
         batch) and acknowledged in their order, in one write, once all are done."""
         reasons = await asyncio.gather(*(self._process(publish) for publish in run))
+        for reason in reasons:
+            self._count_received(reason)
         acks = []
         for publish, reason in zip(run, reasons, strict=True):
             if reason is None or self.state is State.CLOSED:
@@ -352,6 +375,15 @@ class MqttConnection(asyncio.Protocol):
             self._close(ReasonCode.UNSPECIFIED_ERROR)
             return None
         return ReasonCode.SUCCESS
+
+    def _count_received(self, reason: int | None) -> None:
+        metrics = self._server.metrics
+        if reason == ReasonCode.SUCCESS:
+            metrics.received_accepted.inc()
+        elif reason is None:
+            metrics.received_failed.inc()  # server busy or error: not acknowledged
+        else:
+            metrics.received_refused.inc()
 
     def _acknowledge(self, packet_id: int, reason: int) -> None:
         if not self._transport.is_closing():
@@ -402,8 +434,10 @@ class MqttConnection(asyncio.Protocol):
             log.warning(
                 "MQTT %s: message on %r is over the client's size limit", self._who(), topic
             )
+            self._server.metrics.sent_too_large.inc()
             return
         self._transport.write(data)
+        self._server.metrics.sent.inc()
 
     def _send(self, packet: Packet) -> None:
         if not self._transport.is_closing():
@@ -457,6 +491,7 @@ class MqttConnection(asyncio.Protocol):
             return
         if self.state is State.CONNECTED and self._level == 5:
             self._send(Disconnect(reason))
+        self._close_reason = _reason_text(reason)
         self._mark_closed()
         self._transport.close()
 
@@ -472,11 +507,30 @@ class MqttConnection(asyncio.Protocol):
         if self._session is not None:
             self._server.unregister_device(self._session.device_id, self)
             self._session.on_close()
+            self._log_disconnected(self._session.device_id)
+
+    def _log_disconnected(self, device_id: uuid.UUID) -> None:
+        reason = self._close_reason or "closed"
+        log.info(
+            "MQTT %s: disconnected: %s",
+            self._who(),
+            reason,
+            extra={"client": self._peer, "device_id": str(device_id), "reason": reason},
+        )
 
     def _who(self) -> str:
         if self._session is not None:
             return f"{self._peer} ({self._session.description})"
         return self._peer
+
+
+def _reason_text(code: int) -> str:
+    """``0x8D`` -> ``"keep alive timeout (0x8d)"``: a reason code for a log line."""
+    try:
+        name = ReasonCode(code).name.lower().replace("_", " ")
+    except ValueError:
+        name = "reason"
+    return f"{name} ({code:#04x})"
 
 
 def _packet_id(publish: Publish) -> int:

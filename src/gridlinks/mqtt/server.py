@@ -13,8 +13,9 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gridlinks.kit.metrics import Metrics
 from gridlinks.mqtt.connection import MqttConnection
-from gridlinks.mqtt.state import Authenticator, ConnectionLimits, ServerState
+from gridlinks.mqtt.state import Authenticator, ConnectionLimits, ServerState, TransportMetrics
 
 log = logging.getLogger("gridlinks.mqtt")
 
@@ -48,8 +49,11 @@ class MqttServer:
         authenticator: Authenticator,
         limits: ConnectionLimits,
         max_connections: int,
+        metrics: Metrics | None = None,
     ) -> None:
-        self.state = ServerState(limits, authenticator, max_connections)
+        self.state = ServerState(
+            limits, authenticator, max_connections, metrics=TransportMetrics(metrics)
+        )
         self._servers: list[asyncio.Server] = []
 
     async def start(self, listeners: list[Listener]) -> None:
@@ -64,6 +68,10 @@ class MqttServer:
             )
             self._servers.append(server)
             log.info("GridLinks MQTT listening on %s", listener.url)
+
+    def is_listening(self) -> bool:
+        """Every listener accepts connections (for readiness)."""
+        return bool(self._servers) and all(server.is_serving() for server in self._servers)
 
     @property
     def connection_count(self) -> int:

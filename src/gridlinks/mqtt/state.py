@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from gridlinks.kit.metrics import Metrics
 from gridlinks.mqtt.packets import ConnectReturnCode, Publish, ReasonCode, Subscription
 
 if TYPE_CHECKING:
@@ -126,6 +127,32 @@ class ConnectionLimits:
     keep_alive_factor: float = 1.5
 
 
+class TransportMetrics:
+    """The MQTT metrics of a platform's ``Metrics``, with the labelled series of the hot path
+    looked up once (``labels()`` takes a lock and a dict lookup)."""
+
+    __slots__ = (
+        "connections",
+        "connects",
+        "received_accepted",
+        "received_failed",
+        "received_refused",
+        "sent",
+        "sent_too_large",
+    )
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        metrics = metrics or Metrics()
+        self.connections = metrics.mqtt_connections
+        self.connects = metrics.mqtt_connects
+        received = metrics.mqtt_messages_received
+        self.received_accepted = received.labels("accepted")
+        self.received_refused = received.labels("refused")
+        self.received_failed = received.labels("failed")
+        self.sent = metrics.mqtt_messages_sent.labels("sent")
+        self.sent_too_large = metrics.mqtt_messages_sent.labels("too_large")
+
+
 @dataclass
 class ServerState:
     """Shared by all connections of one server."""
@@ -135,6 +162,7 @@ class ServerState:
     max_connections: int
     connections: set[Closable] = field(default_factory=set)
     by_device: dict[uuid.UUID, Closable] = field(default_factory=dict)
+    metrics: TransportMetrics = field(default_factory=TransportMetrics)
 
     def register_device(self, device_id: uuid.UUID, connection: Closable) -> None:
         """The newest connection of a device wins; the older one is closed."""

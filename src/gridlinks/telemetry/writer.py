@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.errors import ServiceUnavailableError
+from gridlinks.kit.metrics import Metrics
 from gridlinks.telemetry.domain import DataPoint
 from gridlinks.telemetry.repository import Row
 from gridlinks.telemetry.service import TelemetryService
@@ -44,6 +46,7 @@ class TelemetryWriter:
         *,
         max_batch_points: int = 5000,
         max_delay_ms: float = 5.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._telemetry = telemetry
@@ -55,6 +58,11 @@ class TelemetryWriter:
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        metrics = metrics or Metrics()
+        self._batch_points = metrics.telemetry_batch_points
+        self._commit_duration = metrics.telemetry_commit_duration
+        self._stored = metrics.telemetry_batches.labels("stored")
+        self._failed = metrics.telemetry_batches.labels("failed")
 
     async def start(self) -> None:
         """Start the flusher task on the running loop (idempotent; restarts a cancelled one)."""
@@ -129,19 +137,25 @@ class TelemetryWriter:
         return batch
 
     async def _flush(self, batch: list[_Write]) -> None:
+        rows = [row for rows, _ in batch for row in rows]
+        self._batch_points.observe(len(rows))
+        started = time.perf_counter()
         try:
             async with self._unit_of_work() as uow:
-                await self._telemetry.save_rows(uow, [row for rows, _ in batch for row in rows])
+                await self._telemetry.save_rows(uow, rows)
                 await uow.commit()
         except Exception as exc:
+            self._failed.inc()
             log.error(
                 "telemetry batch of %d points from %d writes was not stored: %s",
-                sum(len(rows) for rows, _ in batch),
+                len(rows),
                 len(batch),
                 _describe(exc),
             )
             _fail_waiting(batch, exc)
             return
+        self._commit_duration.observe(time.perf_counter() - started)
+        self._stored.inc()
         for _, future in batch:
             if not future.done():
                 future.set_result(None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from gridlinks.accounts.domain import Principal
 from gridlinks.api.deps import CurrentPrincipal, JsonBody, PlatformDep, UnitOfWorkDep
@@ -78,9 +78,10 @@ async def save_device_attributes(
     device_id: uuid.UUID,
     scope: ScopePath,
     body: JsonBody,
-) -> None:
+) -> Response:
     """Save attributes of a device: body ``{key: value}``, JSON types kept."""
     await _save(platform, uow, actor, "DEVICE", device_id, scope, body)
+    return Response()
 
 
 @router.post("/{entity_type}/{entity_id}/{scope}", openapi_extra=_ATTRIBUTES_BODY)
@@ -92,8 +93,9 @@ async def save_entity_attributes_v1(
     entity_id: uuid.UUID,
     scope: ScopePath,
     body: JsonBody,
-) -> None:
+) -> Response:
     await _save(platform, uow, actor, entity_type, entity_id, scope, body)
+    return Response()
 
 
 @router.post("/{entity_type}/{entity_id}/attributes/{scope}", openapi_extra=_ATTRIBUTES_BODY)
@@ -105,8 +107,9 @@ async def save_entity_attributes_v2(
     entity_id: uuid.UUID,
     scope: ScopePath,
     body: JsonBody,
-) -> None:
+) -> Response:
     await _save(platform, uow, actor, entity_type, entity_id, scope, body)
+    return Response()
 
 
 @router.get("/{entity_type}/{entity_id}/values/attributes")
@@ -168,9 +171,10 @@ async def delete_device_attributes(
     device_id: uuid.UUID,
     scope: ScopePath,
     keys: Keys = None,
-) -> None:
+) -> Response:
     """Delete the attributes named in ``keys`` (comma-separated); any body is ignored."""
     await _delete(platform, uow, actor, "DEVICE", device_id, scope, keys)
+    return Response()
 
 
 @router.delete("/{entity_type}/{entity_id}/{scope}")
@@ -182,5 +186,6 @@ async def delete_entity_attributes(
     entity_id: uuid.UUID,
     scope: ScopePath,
     keys: Keys = None,
-) -> None:
+) -> Response:
     await _delete(platform, uow, actor, entity_type, entity_id, scope, keys)
+    return Response()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from gridlinks.accounts.schemas import (
     ActivateRequest,
@@ -21,16 +22,37 @@ from gridlinks.api.deps import (
     body_schema,
     validate_body,
 )
+from gridlinks.errors import AuthenticationError
 
 router = APIRouter(tags=["auth"])
+log = logging.getLogger("gridlinks.auth")
 
 
 @router.post("/api/auth/login", openapi_extra=body_schema(LoginRequest))
-async def login(platform: PlatformDep, uow: UnitOfWorkDep, body: JsonBody) -> dict[str, Any]:
+async def login(
+    platform: PlatformDep, uow: UnitOfWorkDep, body: JsonBody, request: Request
+) -> dict[str, Any]:
     """Sign in with e-mail and password; answers ``{token, refreshToken}``."""
     data = validate_body(LoginRequest, body)
-    pair = await platform.accounts.login(uow, data.username, data.password)
+    try:
+        pair = await platform.accounts.login(uow, data.username, data.password)
+    except AuthenticationError as exc:
+        _log_failed_sign_in(request, data.username, exc.message)
+        raise
     return pair.to_json()
+
+
+def _log_failed_sign_in(request: Request, account: str, reason: str) -> None:
+    """Which account and from where; never the password."""
+    client = request.client
+    address = f"{client.host}:{client.port}" if client else "-"
+    log.warning(
+        "sign-in failed for %s: %s client=%s",
+        account,
+        reason,
+        address,
+        extra={"account": account, "reason": reason, "client": address},
+    )
 
 
 @router.post("/api/auth/token", openapi_extra=body_schema(RefreshRequest))
@@ -49,11 +71,12 @@ async def current_user(
 
 
 @router.post("/api/auth/logout")
-async def logout(platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal) -> None:
+async def logout(platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal) -> Response:
     """Sign out: every access and refresh token of the caller stops working, on every device
     it is signed in on."""
     await platform.accounts.logout(uow, actor)
     await uow.commit()
+    return Response()
 
 
 @router.post("/api/noauth/activate", openapi_extra=body_schema(ActivateRequest))

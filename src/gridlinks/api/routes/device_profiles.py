@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from gridlinks.api.deps import (
     CurrentPrincipal,
@@ -78,6 +78,7 @@ async def save_profile(
 @router.delete("/api/deviceProfile/{profile_id}")
 async def delete_profile(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, profile_id: uuid.UUID
-) -> None:
+) -> Response:
     await platform.device_profiles.delete_profile(uow, actor, profile_id)
     await uow.commit()
+    return Response()

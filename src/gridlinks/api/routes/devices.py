@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from gridlinks.api.deps import (
     CurrentPrincipal,
@@ -79,9 +79,10 @@ async def get_device(
 @router.delete("/api/device/{device_id}")
 async def delete_device(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_id: uuid.UUID
-) -> None:
+) -> Response:
     await platform.devices.delete_device(uow, actor, device_id)
     await uow.commit()
+    return Response()
 
 
 @router.get("/api/tenant/device")
@@ -205,9 +206,10 @@ async def change_owner(
     owner_id: uuid.UUID,
     entity_type: str,
     entity_id: uuid.UUID,
-) -> None:
+) -> Response:
     """Move a device to a customer or back to the tenant (ThingsBoard PE / client 4.4)."""
     if entity_type.upper() != "DEVICE":
         raise InvalidArgumentError("Only devices change owner through this endpoint")
     await platform.devices.change_owner(uow, actor, entity_id, owner_type, owner_id)
     await uow.commit()
+    return Response()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from gridlinks.accounts.domain import OPERATIONS, RESOURCES, GroupPermission, Role
 from gridlinks.accounts.schemas import (
@@ -52,9 +52,10 @@ async def get_entity_group(
 @router.delete("/api/entityGroup/{group_id}")
 async def delete_entity_group(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, group_id: uuid.UUID
-) -> None:
+) -> Response:
     await platform.groups.delete_group(uow, actor, group_id)
     await uow.commit()
+    return Response()
 
 
 @router.get("/api/entityGroup/{owner_type}/{owner_id}/{group_type}/{group_name}")
@@ -122,10 +123,11 @@ async def add_entities(
     actor: CurrentPrincipal,
     group_id: uuid.UUID,
     body: JsonBody,
-) -> None:
+) -> Response:
     """Add users to a user group."""
     await platform.groups.change_members(uow, actor, group_id, _entity_ids(body), add=True)
     await uow.commit()
+    return Response()
 
 
 @router.post("/api/entityGroup/{group_id}/deleteEntities", openapi_extra=_ENTITY_IDS_BODY)
@@ -135,9 +137,10 @@ async def remove_entities(
     actor: CurrentPrincipal,
     group_id: uuid.UUID,
     body: JsonBody,
-) -> None:
+) -> Response:
     await platform.groups.change_members(uow, actor, group_id, _entity_ids(body), add=False)
     await uow.commit()
+    return Response()
 
 
 @router.post("/api/role", openapi_extra=body_schema(RoleSave))
@@ -160,9 +163,10 @@ async def get_role(
 @router.delete("/api/role/{role_id}")
 async def delete_role(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, role_id: uuid.UUID
-) -> None:
+) -> Response:
     await platform.groups.delete_role(uow, actor, role_id)
     await uow.commit()
+    return Response()
 
 
 @router.get("/api/roles")
@@ -198,9 +202,10 @@ async def get_group_permission(
 @router.delete("/api/groupPermission/{permission_id}")
 async def delete_group_permission(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, permission_id: uuid.UUID
-) -> None:
+) -> Response:
     await platform.groups.delete_permission(uow, actor, permission_id)
     await uow.commit()
+    return Response()
 
 
 def _permission_info(permission: GroupPermission, role: Role | None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from gridlinks.accounts.schemas import CustomerSave, TenantSave, customer_json, tenant_json
 from gridlinks.api.deps import (
@@ -43,9 +43,10 @@ async def list_tenants(
 @router.delete("/api/tenant/{tenant_id}")
 async def delete_tenant(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, tenant_id: uuid.UUID
-) -> None:
+) -> Response:
     await platform.accounts.delete_tenant(uow, actor, tenant_id)
     await uow.commit()
+    return Response()
 
 
 @router.post("/api/customer", openapi_extra=body_schema(CustomerSave))
@@ -87,10 +88,11 @@ async def get_customer(
 @router.delete("/api/customer/{customer_id}")
 async def delete_customer(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, customer_id: uuid.UUID
-) -> None:
+) -> Response:
     """Delete a customer and its users; its devices return to the tenant."""
     await platform.accounts.delete_customer(uow, actor, customer_id)
     await uow.commit()
+    return Response()
 
 
 @router.get("/api/tenant/{tenant_id}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from gridlinks.accounts.schemas import UserSave, user_json
@@ -65,9 +65,10 @@ async def get_user(
 @router.delete("/api/user/{user_id}")
 async def delete_user(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, user_id: uuid.UUID
-) -> None:
+) -> Response:
     await platform.accounts.delete_user(uow, actor, user_id)
     await uow.commit()
+    return Response()
 
 
 @router.get("/api/user/{user_id}/activationLink", response_class=PlainTextResponse)
@@ -87,11 +88,12 @@ async def set_user_credentials_enabled(
     actor: CurrentPrincipal,
     user_id: uuid.UUID,
     enabled: Annotated[str, Query(alias="userCredentialsEnabled", max_length=8)] = "true",
-) -> None:
+) -> Response:
     """Disable a user (it cannot sign in, and every token it holds stops working at once) or
     enable it again. Those who may manage the user only; nobody disables themselves."""
     await platform.accounts.set_credentials_enabled(uow, actor, user_id, parse_bool(enabled))
     await uow.commit()
+    return Response()
 
 
 @router.get("/api/users")
