@@ -6,6 +6,7 @@ log (stdout and stderr) goes to a file, so a failing test can show it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -13,10 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from gridlinks.bootstrap import build_platform
+from gridlinks.config import Settings
 
 SYSADMIN_EMAIL = "root@e2e.test"
 SYSADMIN_PASSWORD = "correct-horse-battery"
@@ -76,16 +81,31 @@ def _gridlinks(*args: str) -> list[str]:
 
 
 def create_sysadmin(env: dict[str, str]) -> None:
-    """``gridlinks create-sysadmin`` (which also creates the schema)."""
-    result = subprocess.run(
-        _gridlinks("create-sysadmin", "--email", SYSADMIN_EMAIL),
-        env={**env, "GRIDLINKS_ADMIN_PASSWORD": SYSADMIN_PASSWORD},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    """What ``gridlinks create-sysadmin`` does (migrate, then create the account), in this
+    process: a second process start per server would cost more than the server's own start.
+    The command itself is tested in tests/integration/test_cli.py."""
+    settings = Settings(
+        data_dir=Path(env["GRIDLINKS_DATA_DIR"]),
+        database_url=env["GRIDLINKS_DATABASE_URL"],
+        secret_key=env["GRIDLINKS_SECRET_KEY"],
+        password_hash_time_cost=int(env["GRIDLINKS_PASSWORD_HASH_TIME_COST"]),
+        password_hash_memory_kib=int(env["GRIDLINKS_PASSWORD_HASH_MEMORY_KIB"]),
+        _env_file=None,  # type: ignore[call-arg]
     )
-    assert result.returncode == 0, f"create-sysadmin failed:\n{result.stdout}{result.stderr}"
+    # On a loop of its own: async tests call this with their loop running.
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        aside.submit(asyncio.run, _create_sysadmin(settings)).result()
+
+
+async def _create_sysadmin(settings: Settings) -> None:
+    platform = build_platform(settings)
+    try:
+        await platform.migrate()
+        async with platform.unit_of_work() as uow:
+            await platform.accounts.create_sys_admin(uow, SYSADMIN_EMAIL, SYSADMIN_PASSWORD)
+            await uow.commit()
+    finally:
+        await platform.close()
 
 
 def start(env: dict[str, str], log_path: Path) -> Server:

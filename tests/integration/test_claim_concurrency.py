@@ -165,6 +165,7 @@ def assert_audited_as(entries: Sequence[Any], winners: Sequence[Buyer], losers: 
     }
 
 
+@pytest.mark.slow  # twenty claimants, several rounds
 async def test_exactly_one_of_twenty_concurrent_claims_wins_every_round(api: Api) -> None:
     tenant = await create_tenant_admin_quickly(api)
     buyers = await create_buyers(api, tenant, [api.client] * BUYERS)

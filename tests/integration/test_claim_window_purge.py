@@ -279,6 +279,7 @@ async def test_cancelled_housekeeping_ends_wherever_it_was(platform: Platform) -
         assert await purge(platform) == 0
 
 
+@pytest.mark.slow  # waits for a housekeeping round
 async def test_housekeeping_cancelled_while_returning_its_connection_logs_no_error(
     platform: Platform, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -15,6 +15,8 @@ from gridlinks.api.app import create_app
 from gridlinks.bootstrap import Platform
 from tests.integration.test_cli import cli_env, run_cli
 
+pytestmark = pytest.mark.slow  # every test runs `gridlinks init --demo` as a process
+
 CODE_LINE = re.compile(r"^  (Demo Thermostat \d)\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})$", re.MULTILINE)
 DEMO_DEVICES = {"Demo Thermostat 1", "Demo Thermostat 2", "Demo Thermostat 3"}
 

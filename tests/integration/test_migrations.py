@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from gridlinks.bootstrap import Platform
 from gridlinks.db.tables import metadata
+
+# Migrate from an empty database here, not from the migrated template other tests copy.
+pytestmark = pytest.mark.empty_database
 
 
 def _differences(connection: Connection) -> list[object]:

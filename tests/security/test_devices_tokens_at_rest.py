@@ -127,6 +127,7 @@ async def test_a_token_reads_back_through_the_api_and_works_over_http_and_mqtt(
         assert await latest_keys(api, tenant, device) == {"atRest", "overMqtt"}
 
 
+@pytest.mark.slow  # runs `gridlinks init --demo` as a process
 async def test_demo_device_tokens_are_not_stored(
     tmp_path: Path, database_url: str, platform: Platform
 ) -> None:

@@ -20,6 +20,7 @@ from tests.integration.mqtt.harness import listening_socket
 from tests.integration.test_cli import cli_env, run_cli
 
 
+@pytest.mark.slow  # starts gridlinks processes
 def test_a_taken_mqtt_port_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -37,6 +38,7 @@ def test_a_taken_mqtt_port_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # starts gridlinks processes
 def test_half_a_tls_configuration_is_a_clear_error(tmp_path: Path) -> None:
     env = cli_env(tmp_path, "")
     env.update(
@@ -50,6 +52,7 @@ def test_half_a_tls_configuration_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # starts gridlinks processes
 def test_help_names_the_mqtt_settings(tmp_path: Path) -> None:
     result = run_cli("--help", env=cli_env(tmp_path, ""))
     assert "GRIDLINKS_MQTT_HOST/PORT" in result.stdout
