@@ -7,6 +7,8 @@ it and never downloads a browser of its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,28 +67,30 @@ def operation_count(server: Server) -> int:
     )
 
 
-def open_swagger_ui(page: Page, server: Server) -> None:
-    page.goto(f"{server.base_url}/swagger-ui", wait_until="load")
-    expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
+@contextmanager
+def swagger_ui_offline(server: Server, chromium: Path) -> Iterator[tuple[Page, LoopbackOnly]]:
+    """Chromium showing the server's Swagger UI, with everything beyond loopback blocked."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium))
+        try:
+            page = browser.new_page()
+            network = LoopbackOnly(page)
+            page.goto(f"{server.base_url}/swagger-ui", wait_until="load")
+            expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
+            yield page, network
+        finally:
+            browser.close()
 
 
 def test_swagger_ui_renders_every_operation_with_the_internet_blocked(
     server: Server, chromium_path: Path
 ) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path))
-        try:
-            page = browser.new_page()
-            network = LoopbackOnly(page)
-            open_swagger_ui(page, server)
-
-            assert page.locator(".opblock").count() == operation_count(server)
-            login = page.locator(".opblock-post", has=page.locator('[data-path="/api/auth/login"]'))
-            login.locator(".opblock-summary").click()
-            expect(login.locator(".opblock-body")).to_be_visible()
-            expect(login.get_by_role("button", name="Try it out")).to_be_visible()
-        finally:
-            browser.close()
+    with swagger_ui_offline(server, chromium_path) as (page, network):
+        assert page.locator(".opblock").count() == operation_count(server)
+        login = page.locator(".opblock-post", has=page.locator('[data-path="/api/auth/login"]'))
+        login.locator(".opblock-summary").click()
+        expect(login.locator(".opblock-body")).to_be_visible()
+        expect(login.get_by_role("button", name="Try it out")).to_be_visible()
 
     assert network.blocked == []
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
@@ -97,17 +101,10 @@ def test_swagger_ui_renders_every_operation_with_the_internet_blocked(
 def test_the_offline_check_really_blocks_what_leaves_loopback(
     server: Server, chromium_path: Path
 ) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path))
-        try:
-            page = browser.new_page()
-            network = LoopbackOnly(page)
-            open_swagger_ui(page, server)
-            outcome = page.evaluate(
-                "url => fetch(url).then(() => 'loaded', () => 'blocked')", CDN_STYLE_SHEET
-            )
-        finally:
-            browser.close()
+    with swagger_ui_offline(server, chromium_path) as (page, network):
+        outcome = page.evaluate(
+            "url => fetch(url).then(() => 'loaded', () => 'blocked')", CDN_STYLE_SHEET
+        )
 
     assert outcome == "blocked"
     assert network.blocked == [CDN_STYLE_SHEET]
