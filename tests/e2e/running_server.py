@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gridlinks.bootstrap import build_platform
+from gridlinks.cli.commands import add_sysadmin
 from gridlinks.config import Settings
 
 SYSADMIN_EMAIL = "root@e2e.test"
@@ -92,20 +92,10 @@ def create_sysadmin(env: dict[str, str]) -> None:
         password_hash_memory_kib=int(env["GRIDLINKS_PASSWORD_HASH_MEMORY_KIB"]),
         _env_file=None,  # type: ignore[call-arg]
     )
+    create = add_sysadmin(settings, SYSADMIN_EMAIL, SYSADMIN_PASSWORD)
     # On a loop of its own: async tests call this with their loop running.
     with ThreadPoolExecutor(max_workers=1) as aside:
-        aside.submit(asyncio.run, _create_sysadmin(settings)).result()
-
-
-async def _create_sysadmin(settings: Settings) -> None:
-    platform = build_platform(settings)
-    try:
-        await platform.migrate()
-        async with platform.unit_of_work() as uow:
-            await platform.accounts.create_sys_admin(uow, SYSADMIN_EMAIL, SYSADMIN_PASSWORD)
-            await uow.commit()
-    finally:
-        await platform.close()
+        aside.submit(asyncio.run, create).result()
 
 
 def start(env: dict[str, str], log_path: Path) -> Server:

@@ -9,7 +9,6 @@ Each test runs the script itself on the embedded default (SQLite in a data direc
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -22,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.running_server import server_env
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,18 +33,11 @@ _CODE_LINE = re.compile(r"^  Demo Thermostat \d\s+[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}
 
 
 def script_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """This environment without the developer's GRIDLINKS_* settings, plus test settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDLINKS_")}
-    env.update(
-        GRIDLINKS_DATA_DIR=str(tmp_path / "data"),
-        GRIDLINKS_PASSWORD_HASH_TIME_COST="1",
-        GRIDLINKS_PASSWORD_HASH_MEMORY_KIB="1024",
-        GRIDLINKS_HTTP_HOST="127.0.0.1",
-        GRIDLINKS_HTTP_PORT="0",
-        GRIDLINKS_MQTT_HOST="127.0.0.1",
-        GRIDLINKS_MQTT_PORT="0",
-    )
-    env.update({f"GRIDLINKS_{name.upper()}": value for name, value in settings.items()})
+    """A test server's environment, but with scripts/serve's own defaults for the database
+    (SQLite in the data directory) and the secret (generated there)."""
+    extra = {f"GRIDLINKS_{name.upper()}": value for name, value in settings.items()}
+    env = server_env(tmp_path / "data", "", extra)
+    del env["GRIDLINKS_DATABASE_URL"], env["GRIDLINKS_SECRET_KEY"]
     return env
 
 

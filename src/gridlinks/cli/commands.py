@@ -53,13 +53,18 @@ async def _load_demo(platform: Platform) -> None:
 
 async def create_sysadmin(settings: Settings, email: str) -> None:
     password = os.environ.get("GRIDLINKS_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    await add_sysadmin(settings, email, password)
+    print(f"created system administrator {email}")
+
+
+async def add_sysadmin(settings: Settings, email: str, password: str) -> None:
+    """Create the schema if needed, then the system administrator ``email``."""
     platform = build_platform(settings)
     try:
         await platform.migrate()
         async with platform.unit_of_work() as uow:
             await platform.accounts.create_sys_admin(uow, email, password)
             await uow.commit()
-        print(f"created system administrator {email}")
     finally:
         await platform.close()
 
