@@ -111,6 +111,20 @@ def test_unsupported_database_is_a_clear_error(tmp_path: Path) -> None:
     assert "supports postgresql and sqlite" in result.stderr
 
 
+def test_a_bad_setting_is_a_clear_error_naming_the_variable_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    env = cli_env(tmp_path, "")
+    env.update(GRIDLINKS_LOG_FORMAT="xml", GRIDLINKS_METRICS_TOKEN="tok", GRIDLINKS_HTTP_PORT="x1")
+    result = run_cli("init", env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("gridlinks: error: bad setting: ")
+    assert "GRIDLINKS_LOG_FORMAT: Input should be 'text' or 'json'" in result.stderr
+    assert "GRIDLINKS_HTTP_PORT:" in result.stderr
+    assert "xml" not in result.stderr and "x1" not in result.stderr  # values are not echoed
+
+
 def test_create_sysadmin_refuses_a_malformed_email_and_a_short_password(tmp_path: Path) -> None:
     env = cli_env(tmp_path, "")
     bad_email = run_cli(

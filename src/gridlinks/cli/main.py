@@ -179,12 +179,28 @@ def _print_error(args: argparse.Namespace, error: GridLinksError) -> None:
         print(f"gridlinks: {port_hint(error, command)}", file=sys.stderr)
 
 
+def _load_settings() -> Settings:
+    """The GRIDLINKS_* settings; a bad value is a ConfigurationError naming the variable (the
+    value itself is not repeated: it may be a secret)."""
+    from pydantic import ValidationError
+
+    from gridlinks.config import Settings
+    from gridlinks.errors import ConfigurationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GRIDLINKS_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"bad setting: {problems}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        from gridlinks.config import Settings
-
-        settings = Settings()
+        settings = _load_settings()
         _configure_logging(settings)
         _run(args, settings)
     except GridLinksError as exc:
