@@ -28,6 +28,8 @@ from gridlinks.kit.files import create_private_file
 
 TEST_SECRET = "test-secret-" + "x" * 40
 POSTGRES_ENV = "GRIDLINKS_TEST_DATABASE_URL"
+# Connections per test platform (and as many again in overflow).
+TEST_POOL_SIZE = 5
 REDIS_ENV = "GRIDLINKS_TEST_REDIS_URL"
 EMPTY_DATABASE = "empty_database"
 
@@ -205,6 +207,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         password_hash_time_cost=1,
         password_hash_memory_kib=1024,
         public_url="http://gridlinks.test",
+        # Small pools: several workers share one PostgreSQL (max_connections 100); the
+        # default 20 (+20 overflow) per platform ran it out of connections.
+        database_pool_size=TEST_POOL_SIZE,
         _env_file=None,  # type: ignore[call-arg]
     )
 

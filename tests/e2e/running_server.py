@@ -22,6 +22,7 @@ import pytest
 
 from gridlinks.cli.commands import add_sysadmin
 from gridlinks.config import Settings
+from tests.conftest import TEST_POOL_SIZE
 
 SYSADMIN_EMAIL = "root@e2e.test"
 SYSADMIN_PASSWORD = "correct-horse-battery"
@@ -71,6 +72,8 @@ def server_env(data_dir: Path, database_url: str, settings: dict[str, str]) -> d
         GRIDLINKS_HTTP_PORT="0",
         GRIDLINKS_MQTT_HOST="127.0.0.1",
         GRIDLINKS_MQTT_PORT="0",
+        # Several test workers share one PostgreSQL: small pools (see tests/conftest.py).
+        GRIDLINKS_DATABASE_POOL_SIZE=str(TEST_POOL_SIZE),
     )
     env.update(settings)
     return env

@@ -9,6 +9,7 @@ database (two transactions passed the same uniqueness check at once) leaves as `
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -20,6 +21,8 @@ from gridlinks.errors import ConflictError, ServiceUnavailableError
 
 AfterCommit = Callable[[], Awaitable[None]]
 _BUSY = "The server is busy (no database connection free); retry in a few seconds"
+_UNREACHABLE = "The database is unavailable; retry in a few seconds"
+log = logging.getLogger("gridlinks.db")
 
 
 class UnitOfWork:
@@ -57,6 +60,12 @@ class UnitOfWork:
         except sa.exc.TimeoutError:
             self._release_lock()
             raise ServiceUnavailableError(_BUSY) from None
+        except (sa.exc.DBAPIError, OSError) as refused:
+            # The database refused or could not take the connection (down, "too many
+            # clients", file not openable): the client may retry, it did nothing wrong.
+            self._release_lock()
+            log.warning("database connection failed: %s", _reason(refused))
+            raise ServiceUnavailableError(_UNREACHABLE) from None
         except BaseException:
             self._release_lock()
             raise
@@ -103,3 +112,9 @@ class UnitOfWork:
         if self._holds_lock and self._database.write_lock is not None:
             self._database.write_lock.release()
             self._holds_lock = False
+
+
+def _reason(error: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's SQL and parameters echo."""
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"[:200]
