@@ -70,8 +70,8 @@ from gridlinks.bootstrap import Platform, build_platform
 from gridlinks.config import Settings
 from gridlinks.db.tables import device_credentials, devices, ts_kv
 from gridlinks.devices.domain import ACCESS_TOKEN, Device, DeviceCredentials
-from gridlinks.mqtt.codec import PacketDecoder, encode
-from gridlinks.mqtt.packets import Connack, Connect, Disconnect, Packet, Pingresp, Publish
+from gridlinks.mqtt.protocol.codec import PacketDecoder, encode
+from gridlinks.mqtt.protocol.packets import Connack, Connect, Disconnect, Packet, Pingresp, Publish
 
 __all__ = [
     "BenchError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,6 +34,9 @@ from gridlinks.config import Settings
 from gridlinks.db.engine import Database, async_database_url, create_database
 from gridlinks.db.migrate import upgrade_schema
 from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.delivery.links import LocalLinks
+from gridlinks.delivery.presence import LocalPresence, Presence, RedisPresence
+from gridlinks.delivery.service import Delivery
 from gridlinks.devices.attribute_access import DeviceAttributeService
 from gridlinks.devices.clashes import CredentialsClashGuard
 from gridlinks.devices.profiles import DeviceProfileService
@@ -90,6 +94,7 @@ class Platform:
     telemetry: TelemetryService
     telemetry_writer: TelemetryWriter
     device_telemetry: DeviceTelemetryService
+    delivery: Delivery
     metrics: Metrics = field(default_factory=Metrics)
     readiness: Readiness = field(default_factory=Readiness)
     # The rate limiter's Redis client, pinged by /readyz (None: no Redis configured).
@@ -125,6 +130,7 @@ class Platform:
             log.exception("could not look for plaintext access tokens; the next start retries")
         await self.telemetry_writer.start()
         await self.bus.start()
+        await self.delivery.start()
 
     async def readiness_failures(self) -> dict[str, str]:
         """What keeps this node from serving: ``{"database": "unreachable (OSError)"}``;
@@ -178,6 +184,7 @@ class Platform:
     async def close(self) -> None:
         """Store pending telemetry first (it needs the database), then close the rest."""
         await self.telemetry_writer.close()
+        await self.delivery.close()
         await self.bus.close()
         await self.limiter.close()
         await self.database.dispose()
@@ -295,6 +302,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
         device_telemetry=DeviceTelemetryService(devices, telemetry),
+        delivery=_delivery(bus, redis),
         metrics=metrics,
         redis=redis,
     )
@@ -313,6 +321,16 @@ def claim_policy(settings: Settings) -> ClaimPolicy:
         address_attempts_per_minute=settings.claim_address_attempts_per_minute,
         idempotency_ttl_seconds=settings.claim_idempotency_ttl_seconds,
     )
+
+
+def _delivery(bus: Bus, redis: Redis | None) -> Delivery:
+    """Presence in Redis when there is one (several nodes), else this node's own links."""
+    links = LocalLinks()
+    node_id = uuid.uuid4().hex
+    presence: Presence = (
+        LocalPresence(links) if redis is None else RedisPresence(redis, links, node_id)
+    )
+    return Delivery(bus, links, presence, node_id)
 
 
 def _limiter_and_bus(settings: Settings, clock: Clock) -> tuple[RateLimiter, Bus, Redis | None]:

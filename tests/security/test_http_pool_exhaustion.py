@@ -11,7 +11,7 @@ import pytest
 
 from gridlinks.bootstrap import Platform, build_platform
 from gridlinks.config import Settings
-from gridlinks.mqtt.packets import Disconnect, Publish, ReasonCode
+from gridlinks.mqtt.protocol.packets import Disconnect, Publish, ReasonCode
 from tests.integration.factories import Api
 from tests.integration.mqtt.conftest import Maker
 from tests.integration.mqtt.harness import RunningMqtt

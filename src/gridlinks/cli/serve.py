@@ -19,7 +19,7 @@ from gridlinks.cli.hints import PortTakenError
 from gridlinks.config import Settings
 from gridlinks.errors import ConfigurationError
 from gridlinks.mqtt.app import create_mqtt_server, mqtt_tls_context
-from gridlinks.mqtt.server import Listener, MqttServer
+from gridlinks.mqtt.transport.server import Listener, MqttServer
 
 log = logging.getLogger("gridlinks")
 

@@ -7,9 +7,9 @@ import ssl
 from gridlinks.bootstrap import Platform
 from gridlinks.config import Settings
 from gridlinks.errors import ConfigurationError
-from gridlinks.mqtt.auth import PlatformAuthenticator
-from gridlinks.mqtt.server import MqttServer, tls_context
-from gridlinks.mqtt.state import ConnectionLimits
+from gridlinks.mqtt.thingsboard.auth import PlatformAuthenticator
+from gridlinks.mqtt.transport.server import MqttServer, tls_context
+from gridlinks.mqtt.transport.state import ConnectionLimits
 
 
 def create_mqtt_server(platform: Platform) -> MqttServer:

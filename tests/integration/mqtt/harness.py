@@ -12,9 +12,9 @@ from typing import Any
 
 from gridlinks.bootstrap import Platform
 from gridlinks.mqtt.app import create_mqtt_server
-from gridlinks.mqtt.codec import PacketDecoder, encode
-from gridlinks.mqtt.packets import Connack, Connect, Packet, Puback, Publish
-from gridlinks.mqtt.server import Listener, MqttServer
+from gridlinks.mqtt.protocol.codec import PacketDecoder, encode
+from gridlinks.mqtt.protocol.packets import Connack, Connect, Packet, Puback, Publish
+from gridlinks.mqtt.transport.server import Listener, MqttServer
 
 TIMEOUT = 5.0
 

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from gridlinks.bootstrap import Platform
-from gridlinks.mqtt.packets import Connack, Disconnect, Pingreq, Pingresp
-from gridlinks.mqtt.properties import PropertyId
+from gridlinks.mqtt.protocol.packets import Connack, Disconnect, Pingreq, Pingresp
+from gridlinks.mqtt.protocol.properties import PropertyId
 from tests.integration.mqtt.conftest import Maker
 from tests.integration.mqtt.harness import RunningMqtt
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol.packets import (
     Puback,
     Pubcomp,
     Publish,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gridlinks.mqtt.packets import Puback, Publish
+from gridlinks.mqtt.protocol.packets import Puback, Publish
 from tests.integration.mqtt.conftest import Maker
 from tests.integration.mqtt.harness import RawClient, RunningMqtt
 

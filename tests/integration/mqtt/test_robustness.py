@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from gridlinks.bootstrap import Platform
-from gridlinks.mqtt.packets import Connect, Disconnect, Puback, Publish
-from gridlinks.mqtt.properties import PropertyId
+from gridlinks.mqtt.protocol.packets import Connect, Disconnect, Puback, Publish
+from gridlinks.mqtt.protocol.properties import PropertyId
 from tests.integration.mqtt.conftest import Maker
 from tests.integration.mqtt.harness import RawClient, RunningMqtt, start_mqtt
 
@@ -99,7 +99,7 @@ async def test_pipelined_messages_are_all_acknowledged_in_order(
 
 
 def _publish_bytes(client: RawClient, i: int) -> bytes:
-    from gridlinks.mqtt.codec import encode
+    from gridlinks.mqtt.protocol.codec import encode
 
     payload = b'{"ts":%d,"values":{"n":%d}}' % (1700000000000 + i, i)
     return encode(Publish(TELEMETRY, payload, 1, packet_id=i), client.level)
@@ -134,7 +134,7 @@ async def test_a_refused_message_in_a_pipelined_run_keeps_its_place(
 ) -> None:
     """Telemetry queued together is processed together; acknowledgements stay in order and
     each carries its own reason."""
-    from gridlinks.mqtt.codec import encode
+    from gridlinks.mqtt.protocol.codec import encode
 
     device, token = await maker.device()
     client = await connected(mqtt, token, 5)

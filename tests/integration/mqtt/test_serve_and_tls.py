@@ -12,9 +12,9 @@ import pytest
 
 from gridlinks.bootstrap import Platform
 from gridlinks.mqtt.app import create_mqtt_server
-from gridlinks.mqtt.codec import PacketDecoder, encode
-from gridlinks.mqtt.packets import Connack, Connect
-from gridlinks.mqtt.server import Listener, tls_context
+from gridlinks.mqtt.protocol.codec import PacketDecoder, encode
+from gridlinks.mqtt.protocol.packets import Connack, Connect
+from gridlinks.mqtt.transport.server import Listener, tls_context
 from tests.integration.mqtt.conftest import Maker
 from tests.integration.mqtt.harness import listening_socket
 from tests.integration.test_cli import cli_env, run_cli

@@ -7,7 +7,7 @@ from functools import cache
 
 from hypothesis import strategies as st
 
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol.packets import (
     Auth,
     Connack,
     Connect,
@@ -30,7 +30,7 @@ from gridlinks.mqtt.packets import (
     Unsubscribe,
     Will,
 )
-from gridlinks.mqtt.properties import (
+from gridlinks.mqtt.protocol.properties import (
     BOOLEAN_PROPERTIES,
     NONZERO_PROPERTIES,
     PROPERTY_SCOPES,
@@ -39,7 +39,7 @@ from gridlinks.mqtt.properties import (
     PropertyScope,
     PropertyType,
 )
-from gridlinks.mqtt.rules import LEGACY_REASON_CODES, V5_REASON_CODES
+from gridlinks.mqtt.protocol.rules import LEGACY_REASON_CODES, V5_REASON_CODES
 
 LEVELS = (3, 4, 5)
 

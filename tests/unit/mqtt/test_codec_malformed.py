@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridlinks.mqtt.codec import PacketDecoder, decode_packet, encode
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol.codec import PacketDecoder, decode_packet, encode
+from gridlinks.mqtt.protocol.packets import (
     Connect,
     MalformedPacket,
     Packet,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridlinks.mqtt.codec import PacketDecoder, decode_packet, encode
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol.codec import PacketDecoder, decode_packet, encode
+from gridlinks.mqtt.protocol.packets import (
     Connack,
     Connect,
     Disconnect,
@@ -19,7 +19,7 @@ from gridlinks.mqtt.packets import (
     Subscribe,
     Subscription,
 )
-from gridlinks.mqtt.properties import PropertyId
+from gridlinks.mqtt.protocol.properties import PropertyId
 
 from .strategies import PACKET_STRATEGIES, PACKET_TYPES_AT_LEVELS, levelled_packets
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gridlinks.mqtt.flow_control import FlowControl
+from gridlinks.mqtt.transport.flow_control import FlowControl
 
 
 class FakeTransport(asyncio.Transport):

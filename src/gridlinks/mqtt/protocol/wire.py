@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gridlinks.mqtt.packets import MalformedPacket
+from gridlinks.mqtt.protocol.packets import MalformedPacket
 
 MAX_VARIABLE_BYTE_INTEGER = 268_435_455
 MAX_TWO_BYTE = 0xFFFF

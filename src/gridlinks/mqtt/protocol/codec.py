@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gridlinks.mqtt import wire
-from gridlinks.mqtt.encoding import encode
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol import wire
+from gridlinks.mqtt.protocol.encoding import encode
+from gridlinks.mqtt.protocol.packets import (
     Auth,
     Connack,
     Connect,
@@ -38,14 +38,14 @@ from gridlinks.mqtt.packets import (
     Will,
     protocol_error,
 )
-from gridlinks.mqtt.properties import PropertyId, PropertyScope, read_properties
-from gridlinks.mqtt.rules import (
+from gridlinks.mqtt.protocol.properties import PropertyId, PropertyScope, read_properties
+from gridlinks.mqtt.protocol.rules import (
     PROTOCOL_NAMES,
     REQUIRED_FLAGS,
     validate_reason_code,
     validate_reason_codes,
 )
-from gridlinks.mqtt.topics import validate_topic_filter, validate_topic_name
+from gridlinks.mqtt.protocol.topics import validate_topic_filter, validate_topic_name
 
 __all__ = ["MAX_PACKET_BYTES", "PacketDecoder", "decode_packet", "encode"]
 

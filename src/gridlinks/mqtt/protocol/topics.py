@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gridlinks.mqtt.packets import protocol_error
+from gridlinks.mqtt.protocol.packets import protocol_error
 
 
 def validate_topic_name(topic: str, *, may_be_empty: bool = False) -> None:

@@ -27,8 +27,8 @@ from gridlinks.errors import (
     TooManyRequestsError,
 )
 from gridlinks.kit.jsonvalue import parse_json
-from gridlinks.mqtt.packets import Publish, ReasonCode, Subscription
-from gridlinks.mqtt.state import Outbox, PublishFailed
+from gridlinks.mqtt.protocol.packets import Publish, ReasonCode, Subscription
+from gridlinks.mqtt.transport.state import Outbox, PublishFailed
 from gridlinks.telemetry.domain import parse_telemetry, parse_telemetry_bytes
 
 log = logging.getLogger("gridlinks.mqtt")

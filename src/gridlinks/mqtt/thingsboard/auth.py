@@ -14,10 +14,10 @@ from gridlinks.bootstrap import Platform
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.domain import Device
 from gridlinks.errors import AuthenticationError
-from gridlinks.mqtt.gateway import GatewaySession
-from gridlinks.mqtt.packets import Connect
-from gridlinks.mqtt.session import DeviceSession
-from gridlinks.mqtt.state import ConnectRefused, Outbox, Refusal
+from gridlinks.mqtt.protocol.packets import Connect
+from gridlinks.mqtt.thingsboard.gateway import GatewaySession
+from gridlinks.mqtt.thingsboard.session import DeviceSession
+from gridlinks.mqtt.transport.state import ConnectRefused, Outbox, Refusal
 
 log = logging.getLogger("gridlinks.mqtt")
 

@@ -16,9 +16,8 @@ import uuid
 from typing import cast
 
 from gridlinks.errors import ServiceUnavailableError
-from gridlinks.mqtt.codec import PacketDecoder, encode
-from gridlinks.mqtt.flow_control import FlowControl
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol.codec import PacketDecoder, encode
+from gridlinks.mqtt.protocol.packets import (
     Auth,
     Connack,
     Connect,
@@ -39,8 +38,15 @@ from gridlinks.mqtt.packets import (
     Unsubscribe,
     UnsupportedProtocolVersion,
 )
-from gridlinks.mqtt.properties import PropertyId
-from gridlinks.mqtt.state import ConnectRefused, PublishFailed, Refusal, ServerState, Session
+from gridlinks.mqtt.protocol.properties import PropertyId
+from gridlinks.mqtt.transport.flow_control import FlowControl
+from gridlinks.mqtt.transport.state import (
+    ConnectRefused,
+    PublishFailed,
+    Refusal,
+    ServerState,
+    Session,
+)
 
 log = logging.getLogger("gridlinks.mqtt")
 

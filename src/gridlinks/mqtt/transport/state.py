@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from gridlinks.kit.metrics import Metrics
-from gridlinks.mqtt.packets import ConnectReturnCode, Publish, ReasonCode, Subscription
+from gridlinks.mqtt.protocol.packets import ConnectReturnCode, Publish, ReasonCode, Subscription
 
 if TYPE_CHECKING:
-    from gridlinks.mqtt.packets import Connect
+    from gridlinks.mqtt.protocol.packets import Connect
 
 
 class Refusal(enum.Enum):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gridlinks.mqtt import wire
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol import wire
+from gridlinks.mqtt.protocol.packets import (
     Auth,
     Connack,
     Connect,
@@ -33,14 +33,14 @@ from gridlinks.mqtt.packets import (
     Unsubscribe,
     Will,
 )
-from gridlinks.mqtt.properties import PropertyId, PropertyScope, encode_properties
-from gridlinks.mqtt.rules import (
+from gridlinks.mqtt.protocol.properties import PropertyId, PropertyScope, encode_properties
+from gridlinks.mqtt.protocol.rules import (
     PROTOCOL_NAMES,
     REQUIRED_FLAGS,
     validate_reason_code,
     validate_reason_codes,
 )
-from gridlinks.mqtt.topics import validate_topic_filter, validate_topic_name
+from gridlinks.mqtt.protocol.topics import validate_topic_filter, validate_topic_name
 
 _Body = tuple[int, bytes]  # (fixed-header flags, variable header + payload)
 

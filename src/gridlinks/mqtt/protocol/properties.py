@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from gridlinks.mqtt import wire
-from gridlinks.mqtt.packets import (
+from gridlinks.mqtt.protocol import wire
+from gridlinks.mqtt.protocol.packets import (
     MalformedPacket,
     Properties,
     PropertyValue,

@@ -11,14 +11,14 @@ from typing import Any
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.domain import Device
 from gridlinks.errors import BadRequestError, ConflictError
-from gridlinks.mqtt.packets import ReasonCode
-from gridlinks.mqtt.session import (
+from gridlinks.mqtt.protocol.packets import ReasonCode
+from gridlinks.mqtt.thingsboard.session import (
     GATEWAY_FILTER_PREFIX,
     DeviceSession,
     compact_json,
     json_payload,
 )
-from gridlinks.mqtt.state import PublishFailed
+from gridlinks.mqtt.transport.state import PublishFailed
 
 GATEWAY_PREFIX = "v1/gateway/"
 MAX_SUB_DEVICES_PER_MESSAGE = 1000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gridlinks.mqtt.packets import MalformedPacket, PacketType, protocol_error
+from gridlinks.mqtt.protocol.packets import MalformedPacket, PacketType, protocol_error
 
 PROTOCOL_NAMES: dict[int, str] = {3: "MQIsdp", 4: "MQTT", 5: "MQTT"}
 

@@ -14,8 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gridlinks.kit.metrics import Metrics
-from gridlinks.mqtt.connection import MqttConnection
-from gridlinks.mqtt.state import Authenticator, ConnectionLimits, ServerState, TransportMetrics
+from gridlinks.mqtt.transport.connection import MqttConnection
+from gridlinks.mqtt.transport.state import (
+    Authenticator,
+    ConnectionLimits,
+    ServerState,
+    TransportMetrics,
+)
 
 log = logging.getLogger("gridlinks.mqtt")
 

@@ -1,0 +1,1 @@
+"""Live updates for browsers and scripts: ThingsBoard's telemetry WebSocket subscriptions."""

@@ -1,0 +1,1 @@
+"""Server-side RPC: commands from users to devices (one-way, two-way, persistent)."""
