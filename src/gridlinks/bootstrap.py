@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,7 @@ from gridlinks.accounts.security import PasswordService, TokenService
 from gridlinks.accounts.service import AccountService
 from gridlinks.attributes.service import AttributeService
 from gridlinks.audit.service import AuditLog
-from gridlinks.bus.base import Bus
+from gridlinks.bus.base import Bus, Event
 from gridlinks.bus.memory import MemoryBus
 from gridlinks.bus.redis import RedisBus
 from gridlinks.claiming.attributes import ClaimingDataHook
@@ -35,6 +35,7 @@ from gridlinks.db.engine import Database, async_database_url, create_database
 from gridlinks.db.migrate import upgrade_schema
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.delivery.links import LocalLinks
+from gridlinks.delivery.messages import TELEMETRY_STORED
 from gridlinks.delivery.presence import LocalPresence, Presence, RedisPresence
 from gridlinks.delivery.service import Delivery
 from gridlinks.devices.attribute_access import DeviceAttributeService
@@ -52,6 +53,7 @@ from gridlinks.kit.secrets import derive_key
 from gridlinks.limits.base import RateLimiter
 from gridlinks.limits.memory import MemoryRateLimiter
 from gridlinks.limits.redis import RedisRateLimiter
+from gridlinks.telemetry.repository import Row
 from gridlinks.telemetry.service import TelemetryService
 from gridlinks.telemetry.writer import TelemetryWriter
 
@@ -251,7 +253,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     limiter, bus, redis = _limiter_and_bus(settings, clock)
     clash_guard = CredentialsClashGuard(limiter, clock)
     devices = DeviceService(
-        clock, credentials_key, device_tokens, clash_guard, device_profiles, audit
+        clock, credentials_key, device_tokens, clash_guard, device_profiles, audit, bus
     )
     passwords = PasswordService(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     accounts = AccountService(
@@ -271,7 +273,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         public_url=settings.public_url,
     )
     claim_key = derive_key(secret, "claim-secret")
-    attributes = AttributeService(clock, hooks=[ClaimingDataHook(clock, claim_key)])
+    attributes = AttributeService(clock, bus, hooks=[ClaimingDataHook(clock, claim_key)])
     claiming = ClaimingService(
         clock, claim_key, claim_policy(settings), audit, limiter, bus, metrics
     )
@@ -282,6 +284,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         max_batch_points=settings.telemetry_batch_max_points,
         max_delay_ms=settings.telemetry_batch_max_delay_ms,
         metrics=metrics,
+        on_stored=partial(_publish_telemetry, bus),
     )
     return Platform(
         settings,
@@ -321,6 +324,12 @@ def claim_policy(settings: Settings) -> ClaimPolicy:
         address_attempts_per_minute=settings.claim_address_attempts_per_minute,
         idempotency_ttl_seconds=settings.claim_idempotency_ttl_seconds,
     )
+
+
+async def _publish_telemetry(bus: Bus, rows: Sequence[Row]) -> None:
+    """One ``TelemetryStored`` event per committed batch (live subscriptions follow it)."""
+    data = {"rows": [[str(entity), key, ts, value] for entity, key, ts, value in rows]}
+    await bus.publish(Event(TELEMETRY_STORED, data))
 
 
 def _delivery(bus: Bus, redis: Redis | None) -> Delivery:

@@ -13,7 +13,9 @@ from gridlinks.attributes.domain import (
     values_problem,
 )
 from gridlinks.attributes.repository import AttributeRepository
+from gridlinks.bus.base import Bus, Event
 from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.delivery.messages import ATTRIBUTES_CHANGED
 from gridlinks.errors import InvalidArgumentError
 from gridlinks.kit.clock import Clock
 
@@ -35,9 +37,36 @@ class AttributeHook(Protocol):
 class AttributeService:
     """Save, read and delete the attributes of an entity the caller may reach."""
 
-    def __init__(self, clock: Clock, hooks: Sequence[AttributeHook] = ()) -> None:
+    def __init__(self, clock: Clock, bus: Bus, hooks: Sequence[AttributeHook] = ()) -> None:
         self._clock = clock
+        self._bus = bus
         self._hooks = list(hooks)
+
+    def _publish_after_commit(
+        self,
+        uow: UnitOfWork,
+        entity_id: uuid.UUID,
+        scope: str,
+        values: Mapping[str, Any],
+        deleted: Sequence[str] = (),
+    ) -> None:
+        """``AttributesChanged`` once committed: shared values are pushed to the device, live
+        subscriptions see every scope."""
+        event = Event(
+            ATTRIBUTES_CHANGED,
+            {
+                "entityId": str(entity_id),
+                "scope": scope,
+                "values": dict(values),
+                "deleted": list(deleted),
+                "ts": self._clock.now_ms(),
+            },
+        )
+
+        async def publish() -> None:
+            await self._bus.publish(event)
+
+        uow.after_commit(publish)
 
     async def save(
         self, uow: UnitOfWork, entity_type: str, entity_id: uuid.UUID, scope: str, values: Any
@@ -52,6 +81,7 @@ class AttributeService:
         await AttributeRepository(uow.connection).upsert(
             entity_type, entity_id, scope, values, self._clock.now_ms()
         )
+        self._publish_after_commit(uow, entity_id, scope, values)
 
     async def read(
         self,
@@ -78,3 +108,4 @@ class AttributeService:
         for hook in self._hooks:
             await hook.before_delete(uow, entity_id, scope, keys)
         await AttributeRepository(uow.connection).delete(entity_id, scope, keys)
+        self._publish_after_commit(uow, entity_id, scope, {}, keys)

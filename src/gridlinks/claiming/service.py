@@ -57,6 +57,7 @@ from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.devices.domain import Device
 from gridlinks.devices.repository import DeviceRepository
 from gridlinks.devices.schemas import device_json
+from gridlinks.devices.service import publish_access_changed
 from gridlinks.errors import (
     BadRequestError,
     InvalidArgumentError,
@@ -297,6 +298,7 @@ class ClaimingService:
                 actor.user_id, idempotency_key, device.name, json.dumps(body), self._clock.now_ms()
             )
         self._publish_after_commit(uow, DEVICE_CLAIMED, claimed, actor, actor.customer_id)
+        publish_access_changed(self._bus, uow, claimed, "owner")
         return ClaimResult(response, body)
 
     async def _count_failure(
@@ -395,6 +397,7 @@ class ClaimingService:
             )
         await self._audit_release(uow, actor, device, previous)
         self._publish_after_commit(uow, DEVICE_RELEASED, device, actor, previous)
+        publish_access_changed(self._bus, uow, device, "owner")
 
     async def _audit_release(
         self, uow: UnitOfWork, actor: Principal, device: Device, previous: uuid.UUID

@@ -15,8 +15,10 @@ from typing import Any
 TO_DEVICE = "ToDevice"
 RPC_REPLIED = "RpcReplied"  # {"deviceId", "requestId", "reply"}: a device answered an RPC
 ATTRIBUTES_CHANGED = "AttributesChanged"  # {"entityId", "scope", "values": {..}, "deleted": [..]}
-TELEMETRY_STORED = "TelemetryStored"  # {"deviceId", "data": {key: [[ts, value], ...]}}
-DEVICE_ACCESS_CHANGED = "DeviceAccessChanged"  # {"deviceId", "reason"}: owner/credentials/deleted
+# {"deviceId", "tenantId", "reason": "deleted" | "credentials" | "owner"}: connections, polls and
+# subscriptions made under the old state are re-checked or ended.
+TELEMETRY_STORED = "TelemetryStored"  # {"rows": [[entityId, key, ts, valueJson], ...]} per batch
+DEVICE_ACCESS_CHANGED = "DeviceAccessChanged"
 
 
 @dataclass(frozen=True)

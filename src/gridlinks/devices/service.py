@@ -11,7 +11,9 @@ from gridlinks.accounts.schemas import IdRef
 from gridlinks.attributes.repository import AttributeRepository
 from gridlinks.audit.domain import ASSIGNED_TO_CUSTOMER, UNASSIGNED_FROM_CUSTOMER
 from gridlinks.audit.service import AuditAction, AuditLog
+from gridlinks.bus.base import Bus, Event
 from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.delivery.messages import DEVICE_ACCESS_CHANGED
 from gridlinks.devices.clashes import CredentialsClashGuard
 from gridlinks.devices.domain import (
     ACCESS_TOKEN,
@@ -69,13 +71,20 @@ class DeviceService:
         clash_guard: CredentialsClashGuard,
         profiles: DeviceProfileService,
         audit: AuditLog,
+        bus: Bus,
     ) -> None:
+        self._bus = bus
         self._clock = clock
         self._credentials_key = credentials_key
         self._tokens = tokens
         self._clash_guard = clash_guard
         self._profiles = profiles
         self._audit = audit
+
+    def access_changed_after_commit(self, uow: UnitOfWork, device: Device, reason: str) -> None:
+        """Publish ``DeviceAccessChanged`` once ``uow`` commits: the device's connections end
+        (deleted, new credentials) and subscriptions made under the old owner are re-checked."""
+        publish_access_changed(self._bus, uow, device, reason)
 
     def _credentials(self, uow: UnitOfWork) -> CredentialsRepository:
         return CredentialsRepository(uow.connection, self._tokens)
@@ -256,6 +265,7 @@ class DeviceService:
         await AttributeRepository(uow.connection).delete_entity(device.id)
         await TelemetryRepository(uow.connection).delete_entity(device.id)
         await DeviceRepository(uow.connection).delete(device.id)
+        self.access_changed_after_commit(uow, device, "deleted")
 
     # --- ownership -----------------------------------------------------------------------
     async def assign_to_customer(
@@ -266,6 +276,7 @@ class DeviceService:
         customer = await self._customer_of_tenant(uow, tenant_id, customer_id)
         await DeviceRepository(uow.connection).set_owner(device.id, customer_id)
         if device.customer_id != customer_id:
+            self.access_changed_after_commit(uow, device, "owner")
             data = {"assignedCustomerId": str(customer_id), "assignedCustomerName": customer.title}
             await self._audit_owner_change(
                 uow, actor, device, ASSIGNED_TO_CUSTOMER, customer_id, data
@@ -277,6 +288,7 @@ class DeviceService:
         device = await self.get_device(uow, actor, device_id)
         await DeviceRepository(uow.connection).set_owner(device.id, None)
         if device.customer_id is not None:
+            self.access_changed_after_commit(uow, device, "owner")
             data = {"unassignedCustomerId": str(device.customer_id)}
             await self._audit_owner_change(uow, actor, device, UNASSIGNED_FROM_CUSTOMER, None, data)
         return await self.get_device(uow, actor, device.id)
@@ -361,6 +373,7 @@ class DeviceService:
             updated = await self._replace_credentials(uow, device, MQTT_BASIC, basic_id, stored)
         else:
             raise InvalidArgumentError("credentialsType must be ACCESS_TOKEN or MQTT_BASIC")
+        self.access_changed_after_commit(uow, device, "credentials")
         return updated
 
     async def _token_credentials(
@@ -433,3 +446,16 @@ def _check_access_token(token: str) -> None:
     problem = access_token_problem(token)
     if problem:
         raise InvalidArgumentError(problem)
+
+
+def publish_access_changed(bus: Bus, uow: UnitOfWork, device: Device, reason: str) -> None:
+    """``DeviceAccessChanged`` after ``uow`` commits (devices and claiming change owners)."""
+    event = Event(
+        DEVICE_ACCESS_CHANGED,
+        {"deviceId": str(device.id), "tenantId": str(device.tenant_id), "reason": reason},
+    )
+
+    async def publish() -> None:
+        await bus.publish(event)
+
+    uow.after_commit(publish)

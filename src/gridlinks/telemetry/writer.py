@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -31,6 +31,8 @@ log = logging.getLogger("gridlinks.telemetry")
 # One queued write: its rows (already in stored form) and the future its caller awaits.
 _Write = tuple[list[Row], asyncio.Future[None]]
 _FAILED = "Telemetry could not be stored; try again later"
+# Told about every committed batch (bootstrap publishes ``TelemetryStored`` on the bus).
+OnStored = Callable[[Sequence[Row]], Awaitable[None]]
 
 
 class TelemetryWriter:
@@ -47,8 +49,11 @@ class TelemetryWriter:
         max_batch_points: int = 5000,
         max_delay_ms: float = 5.0,
         metrics: Metrics | None = None,
+        on_stored: OnStored | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._on_stored = on_stored
+        self._notifying: set[asyncio.Task[None]] = set()
         self._telemetry = telemetry
         self._max_batch_points = max_batch_points
         self._max_delay_seconds = max_delay_ms / 1000
@@ -98,6 +103,8 @@ class TelemetryWriter:
             return
         self._flush_soon()
         await task
+        if self._notifying:
+            await asyncio.gather(*self._notifying, return_exceptions=True)
 
     def _flush_soon(self) -> None:
         if self._timer is not None:
@@ -159,6 +166,17 @@ class TelemetryWriter:
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
+        if self._on_stored is not None:
+            # Beside the flusher: live subscribers must not slow the next batch down.
+            task = asyncio.create_task(self._notify(self._on_stored, rows))
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
+
+    async def _notify(self, on_stored: OnStored, rows: Sequence[Row]) -> None:
+        try:
+            await on_stored(rows)
+        except Exception:
+            log.exception("telemetry listeners failed for a batch of %d points", len(rows))
 
 
 def _fail_waiting(batch: Sequence[_Write], cause: BaseException) -> None:
