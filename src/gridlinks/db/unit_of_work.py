@@ -9,6 +9,7 @@ database (two transactions passed the same uniqueness check at once) leaves as `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -53,10 +54,7 @@ class UnitOfWork:
                 raise ServiceUnavailableError(_BUSY) from None
             self._holds_lock = True
         try:
-            connection = await self._database.engine.connect()
-            if self._write:
-                connection = await connection.execution_options(**{WRITE_OPTION: True})
-            await connection.begin()
+            connection = await self._open_uncancelled()
         except sa.exc.TimeoutError:
             self._release_lock()
             raise ServiceUnavailableError(_BUSY) from None
@@ -71,6 +69,30 @@ class UnitOfWork:
             raise
         self._connection = connection
         return self
+
+    async def _open_uncancelled(self) -> AsyncConnection:
+        """Open the connection and its transaction in a task of its own that a cancellation
+        does not cut short: cancelled inside the driver's connect, aiosqlite could leave the
+        caller waiting forever. A cancelled caller waits for the opening to end (bounded by
+        the pool's wait), gives the connection back, then leaves as cancelled."""
+        opening = asyncio.ensure_future(self._open())
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await (await opening).close()
+            raise
+
+    async def _open(self) -> AsyncConnection:
+        connection = await self._database.engine.connect()
+        try:
+            if self._write:
+                connection = await connection.execution_options(**{WRITE_OPTION: True})
+            await connection.begin()
+        except BaseException:
+            await connection.close()
+            raise
+        return connection
 
     async def __aexit__(
         self,
