@@ -38,12 +38,21 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 async def get_unit_of_work(request: Request, platform: PlatformDep) -> AsyncIterator[UnitOfWork]:
-    """Reads get a read transaction; writes queue for SQLite's single writer."""
+    """The request's unit of work; the request scope owns its commit, routes never commit.
+
+    Reads get a read transaction; writes queue for SQLite's single writer. When the route
+    returns (its answer built, not yet sent) the work is committed and its after-commit
+    callbacks (bus events) run; any exception rolls it back. A commit that fails therefore
+    becomes the error answer (a clash: 400, the database gone: 503), never a 200 for work
+    that was not stored. ``scope="function"`` is what runs this exit code before the response
+    is sent (FastAPI's default, ``"request"``, runs it after the response has gone out).
+    """
     async with platform.unit_of_work(write=request.method not in _READ_METHODS) as uow:
         yield uow
+        await uow.commit()
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
 async def refuse_unstorable_url_text(request: Request) -> None:

@@ -118,8 +118,15 @@ class UnitOfWork:
         await connection.close()
 
     async def commit(self) -> None:
-        """Commit, release the SQLite write lock, then run after-commit callbacks."""
-        await self.connection.commit()
+        """Commit, release the SQLite write lock, then run after-commit callbacks. A database
+        lost at the commit is ``ServiceUnavailableError`` (nothing is known to be stored)."""
+        try:
+            await self.connection.commit()
+        except sa.exc.DBAPIError as failed:
+            if not _lost(failed):
+                raise
+            log.warning("database commit failed: %s", _reason(failed))
+            raise ServiceUnavailableError(_UNREACHABLE) from None
         self.committed = True
         self._release_lock()
         callbacks, self._after_commit = self._after_commit, []
@@ -134,6 +141,15 @@ class UnitOfWork:
         if self._holds_lock and self._database.write_lock is not None:
             self._database.write_lock.release()
             self._holds_lock = False
+
+
+def _lost(error: sa.exc.DBAPIError) -> bool:
+    """The connection or the database went away (not a clash the client caused)."""
+    if isinstance(error, sa.exc.IntegrityError):
+        return False
+    return error.connection_invalidated or isinstance(
+        error, sa.exc.OperationalError | sa.exc.InterfaceError
+    )
 
 
 def _reason(error: BaseException) -> str:

@@ -37,7 +37,6 @@ async def _save(
     body: Any,
 ) -> None:
     await platform.device_attributes.save(uow, actor, entity_type, entity_id, scope, body)
-    await uow.commit()
 
 
 async def _delete(
@@ -52,7 +51,6 @@ async def _delete(
     await platform.device_attributes.delete(
         uow, actor, entity_type, entity_id, scope, parse_keys(keys)
     )
-    await uow.commit()
 
 
 async def _read(

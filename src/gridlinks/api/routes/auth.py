@@ -75,7 +75,6 @@ async def logout(platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrinci
     """Sign out: every access and refresh token of the caller stops working, on every device
     it is signed in on."""
     await platform.accounts.logout(uow, actor)
-    await uow.commit()
     return Response()
 
 
@@ -88,7 +87,6 @@ async def activate(
     """Set the password of a new user from its activation token and sign it in."""
     data = validate_body(ActivateRequest, body)
     pair = await platform.activation.activate(uow, data.activate_token, data.password)
-    await uow.commit()
     return pair.to_json()
 
 
@@ -102,5 +100,4 @@ async def change_password(
     pair = await platform.activation.change_password(
         uow, actor, data.current_password, data.new_password
     )
-    await uow.commit()
     return pair.to_json()

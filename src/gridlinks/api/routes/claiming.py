@@ -16,12 +16,14 @@ from gridlinks.api.deps import (
     body_schema,
     validate_body,
 )
+from gridlinks.api.errors import error_response
 from gridlinks.api.openapi import CLAIM_ANSWERS
 from gridlinks.claiming.domain import ClaimResponse
 from gridlinks.claiming.schemas import ClaimRequest
 from gridlinks.claiming.service import ClaimResult
 from gridlinks.devices.domain import normalize_device_name
 from gridlinks.errors import (
+    GridLinksError,
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
@@ -61,23 +63,35 @@ async def claim_device(
         idempotency_key,
         client_address=request.client.host if request.client else None,
     )
-    await uow.commit()
     return claim_answer(result)
 
 
 def claim_answer(result: ClaimResult) -> Any:
-    """ThingsBoard's answers: 200 with the ClaimResult, else 400 with a bare JSON string."""
+    """ThingsBoard's answers: 200 with the ClaimResult, else 400 with a bare JSON string.
+
+    Refusals are returned, not raised: the audit entry and the lockout count a refused claim
+    wrote must be committed by the request scope, and an exception would roll them back."""
     if result.response is ClaimResponse.SUCCESS:
         return result.body
     if result.response is ClaimResponse.LOCKED:
-        raise TooManyRequestsError(
-            "Too many claim attempts; try again later", result.retry_after_seconds
+        return refusal(
+            TooManyRequestsError(
+                "Too many claim attempts; try again later", result.retry_after_seconds
+            )
         )
     if result.response is ClaimResponse.DENIED:
-        raise PermissionDeniedError()
+        return refusal(PermissionDeniedError())
     if result.response is ClaimResponse.NOT_FOUND:
-        raise NotFoundError()
+        return refusal(NotFoundError())
     return JSONResponse(result.response.value, status_code=400)
+
+
+def refusal(error: GridLinksError) -> JSONResponse:
+    """The error answer ``error`` would get if raised, without rolling the work back."""
+    headers = None
+    if isinstance(error, TooManyRequestsError):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
+    return error_response(error.status, error.message, error.error_code, headers)
 
 
 @router.delete("/api/customer/device/{device_name:path}/claim")
@@ -87,5 +101,4 @@ async def release_device(
     """Release (re-claim) a device: it returns to the tenant and can be claimed again.
     Tenant admins: any device of the tenant; customer users: their customer's devices."""
     await platform.claiming.release(uow, actor, device_name)
-    await uow.commit()
     return Response(status_code=200)

@@ -71,7 +71,6 @@ async def save_profile(
 ) -> dict[str, Any]:
     data = validate_body(DeviceProfileSave, body)
     profile = await platform.device_profiles.save_profile(uow, actor, data)
-    await uow.commit()
     return device_profile_json(profile)
 
 
@@ -80,5 +79,4 @@ async def delete_profile(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, profile_id: uuid.UUID
 ) -> Response:
     await platform.device_profiles.delete_profile(uow, actor, profile_id)
-    await uow.commit()
     return Response()

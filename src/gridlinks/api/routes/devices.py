@@ -47,7 +47,6 @@ async def save_device(
     Without ``deviceProfileId`` it gets the profile named by ``type``, else ``default``."""
     data = validate_body(DeviceSave, body)
     device = await platform.devices.save_device(uow, actor, data, access_token)
-    await uow.commit()
     return device_json(device)
 
 
@@ -65,7 +64,6 @@ async def save_device_with_credentials(
     device = await platform.devices.save_device_with_credentials(
         uow, actor, data.device, data.credentials
     )
-    await uow.commit()
     return device_json(device)
 
 
@@ -81,7 +79,6 @@ async def delete_device(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, device_id: uuid.UUID
 ) -> Response:
     await platform.devices.delete_device(uow, actor, device_id)
-    await uow.commit()
     return Response()
 
 
@@ -169,7 +166,6 @@ async def save_credentials(
     empty) or ``MQTT_BASIC`` (``credentialsValue`` = JSON text with clientId/userName/password)."""
     data = validate_body(CredentialsSave, body)
     credentials = await platform.devices.save_credentials(uow, actor, data)
-    await uow.commit()
     return credentials_json(credentials)
 
 
@@ -183,7 +179,6 @@ async def assign_device(
 ) -> dict[str, Any]:
     """Assign a device to a customer (ThingsBoard CE path)."""
     device = await platform.devices.assign_to_customer(uow, actor, device_id, customer_id)
-    await uow.commit()
     return device_json(device)
 
 
@@ -193,7 +188,6 @@ async def unassign_device(
 ) -> dict[str, Any]:
     """Return a device to its tenant (ThingsBoard CE path)."""
     device = await platform.devices.unassign(uow, actor, device_id)
-    await uow.commit()
     return device_json(device)
 
 
@@ -211,5 +205,4 @@ async def change_owner(
     if entity_type.upper() != "DEVICE":
         raise InvalidArgumentError("Only devices change owner through this endpoint")
     await platform.devices.change_owner(uow, actor, entity_id, owner_type, owner_id)
-    await uow.commit()
     return Response()

@@ -38,7 +38,6 @@ async def save_entity_group(
 ) -> dict[str, Any]:
     """Create or rename a group owned by the tenant or one of its customers."""
     group = await platform.groups.save_group(uow, actor, validate_body(EntityGroupSave, body))
-    await uow.commit()
     return entity_group_json(group)
 
 
@@ -54,7 +53,6 @@ async def delete_entity_group(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, group_id: uuid.UUID
 ) -> Response:
     await platform.groups.delete_group(uow, actor, group_id)
-    await uow.commit()
     return Response()
 
 
@@ -126,7 +124,6 @@ async def add_entities(
 ) -> Response:
     """Add users to a user group."""
     await platform.groups.change_members(uow, actor, group_id, _entity_ids(body), add=True)
-    await uow.commit()
     return Response()
 
 
@@ -139,7 +136,6 @@ async def remove_entities(
     body: JsonBody,
 ) -> Response:
     await platform.groups.change_members(uow, actor, group_id, _entity_ids(body), add=False)
-    await uow.commit()
     return Response()
 
 
@@ -149,7 +145,6 @@ async def save_role(
 ) -> dict[str, Any]:
     """Create or update a role; GENERIC roles map resources to operations."""
     role = await platform.groups.save_role(uow, actor, validate_body(RoleSave, body))
-    await uow.commit()
     return role_json(role)
 
 
@@ -165,7 +160,6 @@ async def delete_role(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, role_id: uuid.UUID
 ) -> Response:
     await platform.groups.delete_role(uow, actor, role_id)
-    await uow.commit()
     return Response()
 
 
@@ -188,7 +182,6 @@ async def save_group_permission(
     """Give a role to a user group."""
     data = validate_body(GroupPermissionSave, body)
     permission = await platform.groups.save_permission(uow, actor, data)
-    await uow.commit()
     return group_permission_json(permission)
 
 
@@ -204,7 +197,6 @@ async def delete_group_permission(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, permission_id: uuid.UUID
 ) -> Response:
     await platform.groups.delete_permission(uow, actor, permission_id)
-    await uow.commit()
     return Response()
 
 

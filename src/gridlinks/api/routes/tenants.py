@@ -28,7 +28,6 @@ async def save_tenant(
 ) -> dict[str, Any]:
     """Create or update a tenant (system administrator)."""
     tenant = await platform.accounts.save_tenant(uow, actor, validate_body(TenantSave, body))
-    await uow.commit()
     return tenant_json(tenant)
 
 
@@ -45,7 +44,6 @@ async def delete_tenant(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, tenant_id: uuid.UUID
 ) -> Response:
     await platform.accounts.delete_tenant(uow, actor, tenant_id)
-    await uow.commit()
     return Response()
 
 
@@ -55,7 +53,6 @@ async def save_customer(
 ) -> dict[str, Any]:
     """Create or update a customer; a new one gets its two built-in user groups."""
     customer = await platform.accounts.save_customer(uow, actor, validate_body(CustomerSave, body))
-    await uow.commit()
     return customer_json(customer)
 
 
@@ -91,7 +88,6 @@ async def delete_customer(
 ) -> Response:
     """Delete a customer and its users; its devices return to the tenant."""
     await platform.accounts.delete_customer(uow, actor, customer_id)
-    await uow.commit()
     return Response()
 
 

@@ -51,7 +51,6 @@ async def save_user(
         raw_ids.extend(part for part in item.split(",") if part)
     group_ids = [parse_uuid(g, "entityGroupId") for g in raw_ids]
     user = await platform.accounts.save_user(uow, actor, validate_body(UserSave, body), group_ids)
-    await uow.commit()
     return user_json(user)
 
 
@@ -67,7 +66,6 @@ async def delete_user(
     platform: PlatformDep, uow: UnitOfWorkDep, actor: CurrentPrincipal, user_id: uuid.UUID
 ) -> Response:
     await platform.accounts.delete_user(uow, actor, user_id)
-    await uow.commit()
     return Response()
 
 
@@ -77,7 +75,6 @@ async def activation_link(
 ) -> str:
     """A plain-text link ending in ``?activateToken=...``; each call issues a new token."""
     link = await platform.activation.activation_link(uow, actor, user_id)
-    await uow.commit()
     return link
 
 
@@ -92,7 +89,6 @@ async def set_user_credentials_enabled(
     """Disable a user (it cannot sign in, and every token it holds stops working at once) or
     enable it again. Those who may manage the user only; nobody disables themselves."""
     await platform.accounts.set_credentials_enabled(uow, actor, user_id, parse_bool(enabled))
-    await uow.commit()
     return Response()
 
 
