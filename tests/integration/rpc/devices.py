@@ -84,6 +84,7 @@ class Shop:
     stranger: Account
     customer_id: str
     device_id: uuid.UUID
+    device_name: str
 
 
 async def open_shop(api: Api) -> Shop:
@@ -95,4 +96,4 @@ async def open_shop(api: Api) -> Shop:
     device = await api.create_device(tenant)
     device_id = device["id"]["id"]
     await api.ok("POST", f"/api/customer/{customer['id']['id']}/device/{device_id}", tenant)
-    return Shop(tenant, owner, stranger, customer["id"]["id"], uuid.UUID(device_id))
+    return Shop(tenant, owner, stranger, customer["id"]["id"], uuid.UUID(device_id), device["name"])

@@ -10,14 +10,17 @@ import pytest
 
 from gridlinks.bootstrap import Platform
 from tests.integration.factories import Api, expect_error
-from tests.integration.rpc.devices import SimulatedDevice, echo, open_shop
+from tests.integration.rpc.conftest import Simulate
+from tests.integration.rpc.devices import echo, open_shop
 
 BODY = {"method": "setGpio", "params": {"pin": 7, "value": 1}}
 
 
-async def test_a_two_way_call_returns_the_devices_reply(api: Api, platform: Platform) -> None:
+async def test_a_two_way_call_returns_the_devices_reply(
+    simulate: Simulate, api: Api, platform: Platform
+) -> None:
     shop = await open_shop(api)
-    device = SimulatedDevice(platform, shop.device_id, answer=echo).connect()
+    device = simulate(shop.device_id, answer=echo)
     response = await api.client.post(
         f"/api/plugins/rpc/twoway/{shop.device_id}", headers=shop.owner.headers, json=BODY
     )
@@ -26,9 +29,11 @@ async def test_a_two_way_call_returns_the_devices_reply(api: Api, platform: Plat
     assert [call.body() for call in device.calls] == [BODY]
 
 
-async def test_the_v2_path_returns_the_reply_too(api: Api, platform: Platform) -> None:
+async def test_the_v2_path_returns_the_reply_too(
+    simulate: Simulate, api: Api, platform: Platform
+) -> None:
     shop = await open_shop(api)
-    SimulatedDevice(platform, shop.device_id, answer=lambda call: 42).connect()
+    simulate(shop.device_id, answer=lambda call: 42)
     response = await api.client.post(
         f"/api/rpc/twoway/{shop.device_id}", headers=shop.tenant.headers, json=BODY
     )
@@ -36,10 +41,10 @@ async def test_the_v2_path_returns_the_reply_too(api: Api, platform: Platform) -
 
 
 async def test_a_one_way_call_answers_an_empty_200_once_delivered(
-    api: Api, platform: Platform
+    simulate: Simulate, api: Api, platform: Platform
 ) -> None:
     shop = await open_shop(api)
-    device = SimulatedDevice(platform, shop.device_id).connect()
+    device = simulate(shop.device_id)
     response = await api.client.post(
         f"/api/plugins/rpc/oneway/{shop.device_id}", headers=shop.owner.headers, json=BODY
     )
@@ -66,10 +71,10 @@ async def test_a_call_to_a_device_not_connected_is_504_on_the_v2_path(api: Api) 
 
 @pytest.mark.slow
 async def test_a_device_that_does_not_answer_times_out_with_408(
-    api: Api, platform: Platform
+    simulate: Simulate, api: Api, platform: Platform
 ) -> None:
     shop = await open_shop(api)
-    SimulatedDevice(platform, shop.device_id).connect()
+    simulate(shop.device_id)
     body = {**BODY, "timeout": 1000}  # raised to ThingsBoard's minimum of 5 s
     started = asyncio.get_running_loop().time()
     response = await api.client.post(
@@ -82,10 +87,10 @@ async def test_a_device_that_does_not_answer_times_out_with_408(
 
 
 async def test_waiting_for_a_reply_holds_no_database_connection(
-    api: Api, platform: Platform
+    simulate: Simulate, api: Api, platform: Platform
 ) -> None:
     shop = await open_shop(api)
-    device = SimulatedDevice(platform, shop.device_id).connect()
+    device = simulate(shop.device_id)
     call = asyncio.create_task(
         api.client.post(
             f"/api/plugins/rpc/twoway/{shop.device_id}", headers=shop.owner.headers, json=BODY
@@ -99,11 +104,11 @@ async def test_waiting_for_a_reply_holds_no_database_connection(
 
 
 async def test_a_device_cannot_answer_another_devices_request(
-    api: Api, platform: Platform, client: httpx.AsyncClient
+    simulate: Simulate, api: Api, platform: Platform, client: httpx.AsyncClient
 ) -> None:
     shop = await open_shop(api)
     other = await api.create_device(shop.tenant)
-    device = SimulatedDevice(platform, shop.device_id).connect()
+    device = simulate(shop.device_id)
     call = asyncio.create_task(
         client.post(
             f"/api/plugins/rpc/twoway/{shop.device_id}",
@@ -125,9 +130,11 @@ async def test_a_reply_nobody_waits_for_is_ignored(api: Api, platform: Platform)
     assert len(platform.rpc.waiters) == 0
 
 
-async def test_the_call_is_in_the_audit_log(api: Api, platform: Platform) -> None:
+async def test_the_call_is_in_the_audit_log(
+    simulate: Simulate, api: Api, platform: Platform
+) -> None:
     shop = await open_shop(api)
-    SimulatedDevice(platform, shop.device_id, answer=echo).connect()
+    simulate(shop.device_id, answer=echo)
     await api.ok("POST", f"/api/rpc/twoway/{shop.device_id}", shop.owner, json=BODY)
     await api.client.post(
         f"/api/rpc/oneway/{shop.device_id}", headers=shop.owner.headers, json=BODY
