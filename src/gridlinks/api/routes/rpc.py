@@ -9,17 +9,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from gridlinks.accounts.domain import Principal
+from gridlinks.api import openapi
 from gridlinks.api.deps import (
+    BriefPrincipal,
     CurrentPrincipal,
     JsonBody,
     PageDep,
     PlatformDep,
     UnitOfWorkDep,
-    bearer_token,
     body_schema,
 )
 from gridlinks.api.errors import error_response
@@ -39,17 +40,31 @@ FAILURE_MESSAGES = {
     RpcOutcome.OFFLINE: "The device is not connected; send a persistent RPC to queue it",
 }
 CALL_DOC = body_schema(RpcRequestBody)
-
-
-async def short_lived_principal(request: Request, platform: PlatformDep) -> Principal:
-    """The caller, read in a transaction that ends before the call is made."""
-    async with platform.unit_of_work(write=False) as uow:
-        actor = await platform.accounts.principal(uow, bearer_token(request))
-    request.state.user_id = actor.user_id
-    return actor
-
-
-Caller = Annotated[Principal, Depends(short_lived_principal)]
+_ANSWERED = openapi.json_response(
+    {
+        "anyOf": [
+            {"description": "two-way: the device's answer, as it sent it"},
+            {
+                "type": "object",
+                "required": ["rpcId"],
+                "properties": {"rpcId": {"type": "string", "format": "uuid"}},
+            },
+        ]
+    },
+    'Two-way: the device\'s answer; persistent: {"rpcId"}; one-way: an empty body',
+)
+PLUGIN_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: _ANSWERED,
+    408: openapi.error_response(
+        408, "Two-way: the device did not answer in time (or the body did not arrive in time)"
+    ),
+    409: openapi.error_response(409, "The device is not connected"),
+}
+V2_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: _ANSWERED,
+    504: openapi.error_response(504, "The device is not connected, or did not answer in time"),
+}
+Caller = BriefPrincipal
 
 
 async def _call(
@@ -78,35 +93,35 @@ def _answer(result: RpcResult, failures: dict[RpcOutcome, int]) -> Response:
     return Response(status_code=200)
 
 
-@router.post("/api/plugins/rpc/oneway/{device_id}", openapi_extra=CALL_DOC)
+@router.post(
+    "/api/plugins/rpc/oneway/{device_id}", openapi_extra=CALL_DOC, responses=PLUGIN_ANSWERS
+)
 async def plugin_oneway(
     platform: PlatformDep, actor: Caller, device_id: uuid.UUID, body: JsonBody
-) -> Response:
+) -> Any:
     """One-way RPC: 200 once the device's connection took it; 409 when not connected."""
     return await _call(platform, actor, device_id, body, oneway=True, failures=PLUGIN_FAILURES)
 
 
-@router.post("/api/plugins/rpc/twoway/{device_id}", openapi_extra=CALL_DOC)
+@router.post(
+    "/api/plugins/rpc/twoway/{device_id}", openapi_extra=CALL_DOC, responses=PLUGIN_ANSWERS
+)
 async def plugin_twoway(
     platform: PlatformDep, actor: Caller, device_id: uuid.UUID, body: JsonBody
-) -> Response:
+) -> Any:
     """Two-way RPC: the device's reply; 408 without a reply in time, 409 when not connected.
     With ``"persistent": true``: ``{"rpcId"}`` at once (see ``/api/rpc/persistent``)."""
     return await _call(platform, actor, device_id, body, oneway=False, failures=PLUGIN_FAILURES)
 
 
-@router.post("/api/rpc/oneway/{device_id}", openapi_extra=CALL_DOC)
-async def oneway(
-    platform: PlatformDep, actor: Caller, device_id: uuid.UUID, body: JsonBody
-) -> Response:
+@router.post("/api/rpc/oneway/{device_id}", openapi_extra=CALL_DOC, responses=V2_ANSWERS)
+async def oneway(platform: PlatformDep, actor: Caller, device_id: uuid.UUID, body: JsonBody) -> Any:
     """One-way RPC (ThingsBoard 3.3+ path): as the plugin path, but 504 when not connected."""
     return await _call(platform, actor, device_id, body, oneway=True, failures=V2_FAILURES)
 
 
-@router.post("/api/rpc/twoway/{device_id}", openapi_extra=CALL_DOC)
-async def twoway(
-    platform: PlatformDep, actor: Caller, device_id: uuid.UUID, body: JsonBody
-) -> Response:
+@router.post("/api/rpc/twoway/{device_id}", openapi_extra=CALL_DOC, responses=V2_ANSWERS)
+async def twoway(platform: PlatformDep, actor: Caller, device_id: uuid.UUID, body: JsonBody) -> Any:
     """Two-way RPC (ThingsBoard 3.3+ path): 504 for no reply in time and not connected."""
     return await _call(platform, actor, device_id, body, oneway=False, failures=V2_FAILURES)
 
