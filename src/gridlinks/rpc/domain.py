@@ -28,6 +28,10 @@ MAX_RETRIES = 100
 MAX_METHOD_LENGTH = 255
 MAX_PARAMS_BYTES = 64 * 1024
 MAX_ADDITIONAL_INFO_BYTES = 16 * 1024
+# Bounds on what one device can pile up: two-way calls waiting on one node, stored calls not
+# finished. Past them a call is refused with 429 rather than exhausting memory or the table.
+MAX_WAITING_CALLS_PER_DEVICE = 100
+MAX_OPEN_PERSISTENT_PER_DEVICE = 1000
 # Request ids are JSON-safe and fit a Java int (the ThingsBoard device SDKs parse them so).
 # Live calls take ids below 2**30, persistent ones from 2**30: a delivery report or a reply
 # for a live call never needs the database.
@@ -40,8 +44,9 @@ class RpcStatus(StrEnum):
 
     QUEUED = "QUEUED"  # stored, not sent yet (the device is offline)
     SENT = "SENT"  # handed to the device's connection
-    DELIVERED = "DELIVERED"  # the device acknowledged it (MQTT PUBACK, long-poll took it)
-    SUCCESSFUL = "SUCCESSFUL"  # replied (two-way) or delivered (one-way)
+    # The device acknowledged it (MQTT PUBACK, long-poll took it); final for a one-way call.
+    DELIVERED = "DELIVERED"
+    SUCCESSFUL = "SUCCESSFUL"  # a two-way call: the device replied
     TIMEOUT = "TIMEOUT"  # delivered, but no reply before expirationTime
     EXPIRED = "EXPIRED"  # never delivered before expirationTime
     FAILED = "FAILED"  # retries used up, or cancelled (the device changed owner)

@@ -16,7 +16,7 @@ from gridlinks.db.paging import fetch_page
 from gridlinks.db.tables import rpc_requests
 from gridlinks.kit.jsonvalue import dump_json
 from gridlinks.kit.pagination import PageRequest
-from gridlinks.rpc.domain import PersistentRpc, RpcStatus
+from gridlinks.rpc.domain import UNDELIVERED_STATES, PersistentRpc, RpcStatus
 
 _T = rpc_requests.c
 SORT_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
@@ -38,6 +38,11 @@ def _rpc(row: sa.Row[Any]) -> PersistentRpc:
 
 def _states(states: Collection[RpcStatus]) -> list[str]:
     return [state.value for state in states]
+
+
+def _delivered_two_way() -> sa.ColumnElement[bool]:
+    """Delivered and waiting for a reply (a delivered one-way call is done)."""
+    return sa.and_(_T.status == RpcStatus.DELIVERED.value, _T.oneway.is_(False))
 
 
 class RpcRepository:
@@ -89,6 +94,16 @@ class RpcRepository:
             tiebreak=_T.id,
         )
         return [_rpc(row) for row in rows], total
+
+    async def count_open(self, device_id: uuid.UUID) -> int:
+        """The device's stored calls not finished yet."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(rpc_requests)
+            .where(_T.device_id == device_id)
+            .where(sa.or_(_T.status.in_(_states(UNDELIVERED_STATES)), _delivered_two_way()))
+        )
+        return int((await self._c.execute(query)).scalar_one())
 
     async def undelivered(self, device_id: uuid.UUID, now_ms: int) -> list[PersistentRpc]:
         """The device's calls not acknowledged yet and not expired, oldest first."""
@@ -153,15 +168,16 @@ class RpcRepository:
         return ids
 
     async def expire(self, now_ms: int) -> int:
-        """Past ``expirationTime``: never delivered -> EXPIRED, delivered -> TIMEOUT."""
+        """Past ``expirationTime``: never delivered -> EXPIRED; a delivered two-way call
+        without a reply -> TIMEOUT (a delivered one-way call is done)."""
         moved = 0
-        for from_states, to in (
-            ((RpcStatus.QUEUED, RpcStatus.SENT), RpcStatus.EXPIRED),
-            ((RpcStatus.DELIVERED,), RpcStatus.TIMEOUT),
+        for condition, to in (
+            (_T.status.in_(_states(UNDELIVERED_STATES)), RpcStatus.EXPIRED),
+            (_delivered_two_way(), RpcStatus.TIMEOUT),
         ):
             statement = (
                 rpc_requests.update()
-                .where(_T.status.in_(_states(from_states)))
+                .where(condition)
                 .where(_T.expiration_time <= now_ms)
                 .values(status=to.value)
             )
@@ -179,7 +195,7 @@ class RpcRepository:
         statement = (
             rpc_requests.update()
             .where(_T.device_id == device_id)
-            .where(_T.status.in_(_states((RpcStatus.QUEUED, RpcStatus.SENT, RpcStatus.DELIVERED))))
+            .where(sa.or_(_T.status.in_(_states(UNDELIVERED_STATES)), _delivered_two_way()))
             .where(condition)
             .values(status=RpcStatus.FAILED.value, response_json=dump_json(response))
         )

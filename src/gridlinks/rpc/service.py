@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +24,19 @@ from gridlinks.delivery.service import Delivery
 from gridlinks.devices.domain import Device
 from gridlinks.devices.repository import DeviceRepository
 from gridlinks.devices.service import DeviceService
-from gridlinks.errors import NotFoundError, PermissionDeniedError
+from gridlinks.errors import (
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+    TooManyRequestsError,
+)
 from gridlinks.kit.clock import Clock
 from gridlinks.kit.ids import new_id
-from gridlinks.kit.jsonvalue import dump_json
+from gridlinks.kit.jsonvalue import dump_json, json_value_problem
 from gridlinks.kit.pagination import PageRequest
 from gridlinks.rpc.domain import (
+    MAX_OPEN_PERSISTENT_PER_DEVICE,
+    MAX_WAITING_CALLS_PER_DEVICE,
     OPEN_STATES,
     UNDELIVERED_STATES,
     PersistentRpc,
@@ -50,6 +57,8 @@ CANCELLED_BY_OWNER_CHANGE = {
     "error": "Cancelled: the device changed owner before the call completed"
 }
 RETRIES_USED_UP = {"error": "Not acknowledged by the device after the allowed retries"}
+TOO_MANY_WAITING = "Too many RPC calls are waiting for this device; retry later"
+TOO_MANY_STORED = "Too many persistent RPC calls are pending for this device; retry later"
 _FAILURE_DETAILS = {
     RpcOutcome.TIMEOUT: "Timeout: the device did not answer in time",
     RpcOutcome.OFFLINE: "No active connection to the device",
@@ -116,6 +125,8 @@ class RpcService:
             if await self._send(call):
                 return RpcOutcome.DELIVERED, None
             return RpcOutcome.OFFLINE, None
+        if self.waiters.waiting_for(device.id) >= MAX_WAITING_CALLS_PER_DEVICE:
+            raise TooManyRequestsError(TOO_MANY_WAITING, retry_after_seconds=5)
         with self.waiters.waiting(device.id) as (request_id, reply):
             if not await self._send(self._live_call(device, request_id, request)):
                 return RpcOutcome.OFFLINE, None
@@ -157,8 +168,11 @@ class RpcService:
     ) -> uuid.UUID:
         async with self._unit_of_work() as uow:
             device = await self._devices.get_device(uow, actor, device_id, RPC_CALL)
+            repo = RpcRepository(uow.connection)
+            if await repo.count_open(device.id) >= MAX_OPEN_PERSISTENT_PER_DEVICE:
+                raise TooManyRequestsError(TOO_MANY_STORED, retry_after_seconds=60)
             rpc = self._new_persistent(actor, device, request)
-            await RpcRepository(uow.connection).add(rpc)
+            await repo.add(rpc)
             await self._audit.record(uow, _audit_action(device, request, None), actor)
             await uow.commit()
         if await self._send(_persistent_call(rpc)):
@@ -230,6 +244,9 @@ class RpcService:
     async def device_connected(self, device_id: uuid.UUID) -> None:
         """Send the device's stored calls not acknowledged yet, oldest first; a call sent
         before and not acknowledged counts a retry, and fails once its retries are used up."""
+        await _reported("the stored calls of a connected device", self._send_stored(device_id))
+
+    async def _send_stored(self, device_id: uuid.UUID) -> None:
         now = self._clock.now_ms()
         async with self._unit_of_work(write=False) as uow:
             waiting = await RpcRepository(uow.connection).undelivered(device_id, now)
@@ -252,22 +269,24 @@ class RpcService:
             await self._delivery.send(_persistent_call(rpc))
 
     async def rpc_delivered(self, device_id: uuid.UUID, request_id: int) -> None:
-        """A stored call acknowledged: DELIVERED, or SUCCESSFUL when one-way."""
-        if not is_persistent_request_id(request_id):
-            return
+        """A stored call acknowledged: DELIVERED (final for a one-way call, as in
+        ThingsBoard)."""
+        if is_persistent_request_id(request_id):
+            await _reported("a delivery", self._record_delivery(device_id, request_id))
+
+    async def _record_delivery(self, device_id: uuid.UUID, request_id: int) -> None:
         async with self._unit_of_work() as uow:
             repo = RpcRepository(uow.connection)
-            for oneway, to in ((False, RpcStatus.DELIVERED), (True, RpcStatus.SUCCESSFUL)):
-                await repo.move_by_request(
-                    device_id, request_id, UNDELIVERED_STATES, to, oneway=oneway
-                )
+            await repo.move_by_request(
+                device_id, request_id, UNDELIVERED_STATES, RpcStatus.DELIVERED
+            )
             await uow.commit()
 
     async def rpc_replied(self, device_id: uuid.UUID, request_id: int, reply: Any) -> None:
         """The device answered: a stored call becomes SUCCESSFUL with the reply; a live
         call's waiter gets it here, or on its node through the bus."""
         if is_persistent_request_id(request_id):
-            await self._record_reply(device_id, request_id, reply)
+            await _reported("a reply", self._record_reply(device_id, request_id, reply))
             return
         if self.waiters.resolve(device_id, request_id, reply):
             return
@@ -275,6 +294,9 @@ class RpcService:
         await self._bus.publish(Event(RPC_REPLIED, data))
 
     async def _record_reply(self, device_id: uuid.UUID, request_id: int, reply: Any) -> None:
+        problem = json_value_problem(reply)
+        if problem:  # the database cannot keep it (NUL characters): say so instead
+            reply = {"error": f"The device's reply could not be stored: {problem}"}
         async with self._unit_of_work() as uow:
             moved = await RpcRepository(uow.connection).move_by_request(
                 device_id, request_id, OPEN_STATES, RpcStatus.SUCCESSFUL, dump_json(reply)
@@ -312,6 +334,17 @@ class RpcService:
             await uow.commit()
         if cancelled:
             log.info("cancelled %d RPCs of the former owner of device %s", cancelled, device_id)
+
+
+async def _reported(what: str, work: Awaitable[None]) -> None:
+    """What a transport reports is recorded, or logged when the database fails: the
+    device's connection goes on either way."""
+    try:
+        await work
+    except ServiceUnavailableError as exc:
+        log.warning("could not record %s: %s", what, exc.message)
+    except Exception:
+        log.exception("could not record %s", what)
 
 
 def _persistent_call(rpc: PersistentRpc) -> RpcCall:

@@ -46,5 +46,8 @@ class ReplyWaiters:
         future.set_result(reply)
         return True
 
+    def waiting_for(self, device_id: uuid.UUID) -> int:
+        return len(self._pending.get(device_id, ()))
+
     def __len__(self) -> int:
         return sum(len(pending) for pending in self._pending.values())

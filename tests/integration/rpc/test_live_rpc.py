@@ -146,3 +146,18 @@ async def test_the_call_is_in_the_audit_log(
     assert [e["actionStatus"] for e in entries] == ["SUCCESS", "SUCCESS"]
     assert entries[0]["actionData"]["method"] == "setGpio"
     assert {e["actionData"]["oneWay"] for e in entries} == {True, False}
+
+
+async def test_too_many_calls_waiting_for_one_device_are_refused_with_429(
+    simulate: Simulate, api: Api, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gridlinks.rpc.service.MAX_WAITING_CALLS_PER_DEVICE", 1)
+    shop = await open_shop(api)
+    device = simulate(shop.device_id)
+    path = f"/api/rpc/twoway/{shop.device_id}"
+    waiting = asyncio.create_task(api.client.post(path, headers=shop.owner.headers, json=BODY))
+    request_id = (await device.first_call()).request_id
+    refused = await api.client.post(path, headers=shop.owner.headers, json=BODY)
+    expect_error(refused, 429, 33)
+    await platform.rpc.rpc_replied(shop.device_id, request_id, "first")
+    assert (await waiting).json() == "first"

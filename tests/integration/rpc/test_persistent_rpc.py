@@ -99,7 +99,7 @@ async def test_a_call_to_a_connected_device_is_sent_at_once(
     assert (rpc["status"], rpc["response"]) == ("SUCCESSFUL", "done")
 
 
-async def test_a_one_way_call_succeeds_once_acknowledged(
+async def test_a_one_way_call_is_done_once_delivered_as_in_thingsboard(
     simulate: Simulate, api: Api, platform: Platform
 ) -> None:
     shop = await open_shop(api)
@@ -110,7 +110,7 @@ async def test_a_one_way_call_succeeds_once_acknowledged(
     rpc_id = response.json()["rpcId"]
     await device.settle()
     rpc = await _rpc(api, rpc_id, shop.owner.headers)
-    assert (rpc["status"], rpc["request"]["oneway"]) == ("SUCCESSFUL", True)
+    assert (rpc["status"], rpc["request"]["oneway"]) == ("DELIVERED", True)
 
 
 async def test_a_late_delivery_report_does_not_undo_success(
@@ -223,3 +223,45 @@ async def test_stored_calls_survive_a_restart_and_are_delivered_after_it(
         assert response.json()["status"] == "SUCCESSFUL"
     finally:
         await restarted.close()
+
+
+async def test_a_delivered_one_way_call_is_done_and_never_times_out(
+    simulate: Simulate, api: Api, platform: Platform, clock: FixedClock
+) -> None:
+    shop = await open_shop(api)
+    device = simulate(shop.device_id)
+    rpc_id = (
+        await api.ok("POST", f"/api/rpc/oneway/{shop.device_id}", shop.owner, json=BODY)
+    )["rpcId"]
+    await device.settle()
+    clock.advance(60_000)
+    async with platform.unit_of_work() as uow:
+        assert await platform.rpc.expire_due(uow) == 0
+        await uow.commit()
+    assert (await _rpc(api, rpc_id, shop.owner.headers))["status"] == "DELIVERED"
+
+
+async def test_a_reply_the_database_cannot_keep_is_recorded_as_an_error(
+    simulate: Simulate, api: Api, platform: Platform
+) -> None:
+    shop = await open_shop(api)
+    device = simulate(shop.device_id, answer=lambda call: {"text": "nul\u0000here"})
+    rpc_id = await _send(api, shop.device_id, shop.owner.headers)
+    await device.settle()
+    rpc = await _rpc(api, rpc_id, shop.owner.headers)
+    assert rpc["status"] == "SUCCESSFUL"
+    assert "could not be stored" in rpc["response"]["error"]
+
+
+async def test_a_device_with_too_many_pending_stored_calls_refuses_more_with_429(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gridlinks.rpc.service.MAX_OPEN_PERSISTENT_PER_DEVICE", 2)
+    shop = await open_shop(api)
+    await _send(api, shop.device_id, shop.owner.headers)
+    await _send(api, shop.device_id, shop.tenant.headers)
+    response = await api.client.post(
+        f"/api/rpc/twoway/{shop.device_id}", headers=shop.owner.headers, json=BODY
+    )
+    expect_error(response, 429, 33)
+    assert response.headers["Retry-After"] == "60"

@@ -121,7 +121,7 @@ async def test_a_persistent_call_through_node_b_succeeds_on_the_device_at_node_a
     for _ in range(100):
         await device.settle()
         rpc = await api.ok("GET", f"/api/rpc/persistent/{sent.json()['rpcId']}", shop.owner)
-        if rpc["status"] == "SUCCESSFUL":
+        if rpc["status"] == "DELIVERED":
             break
         await asyncio.sleep(0.05)
-    assert rpc["status"] == "SUCCESSFUL"
+    assert rpc["status"] == "DELIVERED"
