@@ -230,9 +230,9 @@ async def test_a_delivered_one_way_call_is_done_and_never_times_out(
 ) -> None:
     shop = await open_shop(api)
     device = simulate(shop.device_id)
-    rpc_id = (
-        await api.ok("POST", f"/api/rpc/oneway/{shop.device_id}", shop.owner, json=BODY)
-    )["rpcId"]
+    rpc_id = (await api.ok("POST", f"/api/rpc/oneway/{shop.device_id}", shop.owner, json=BODY))[
+        "rpcId"
+    ]
     await device.settle()
     clock.advance(60_000)
     async with platform.unit_of_work() as uow:
