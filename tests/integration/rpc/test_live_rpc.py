@@ -161,3 +161,18 @@ async def test_too_many_calls_waiting_for_one_device_are_refused_with_429(
     expect_error(refused, 429, 33)
     await platform.rpc.rpc_replied(shop.device_id, request_id, "first")
     assert (await waiting).json() == "first"
+
+
+async def test_concurrent_calls_to_one_device_each_get_their_own_reply(
+    simulate: Simulate, api: Api
+) -> None:
+    shop = await open_shop(api)
+    simulate(shop.device_id, answer=echo)
+    path = f"/api/plugins/rpc/twoway/{shop.device_id}"
+    responses = await asyncio.gather(
+        *(
+            api.client.post(path, headers=shop.owner.headers, json={"method": "m", "params": n})
+            for n in range(20)
+        )
+    )
+    assert [r.json()["echo"] for r in responses] == list(range(20))
