@@ -175,19 +175,23 @@ class Platform:
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval_seconds)
             try:
-                async with self.unit_of_work() as uow:
-                    purged = await self.claiming.purge_expired(uow)
-                    expired = await self.rpc.expire_due(uow)
-                    await uow.commit()
-                if purged:
-                    log.info("purged %d expired claim windows", purged)
-                if expired:
-                    log.info("%d persistent RPCs expired or timed out", expired)
+                await self.housekeeping_round()
             except Exception:
                 log.exception(
                     "housekeeping failed; retrying in %.0f s",
                     self.settings.housekeeping_interval_seconds,
                 )
+
+    async def housekeeping_round(self) -> None:
+        """One round of ``housekeeping``."""
+        async with self.unit_of_work() as uow:
+            purged = await self.claiming.purge_expired(uow)
+            expired = await self.rpc.expire_due(uow)
+            await uow.commit()
+        if purged:
+            log.info("purged %d expired claim windows", purged)
+        if expired:
+            log.info("%d persistent RPCs expired or timed out", expired)
 
     async def close(self) -> None:
         """Store pending telemetry first (it needs the database), then close the rest."""

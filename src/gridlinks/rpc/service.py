@@ -247,26 +247,30 @@ class RpcService:
         await _reported("the stored calls of a connected device", self._send_stored(device_id))
 
     async def _send_stored(self, device_id: uuid.UUID) -> None:
+        """Calls the device's links here do not take (an MQTT device not subscribed to RPC
+        yet) stay as they are, without using a retry."""
         now = self._clock.now_ms()
         async with self._unit_of_work(write=False) as uow:
             waiting = await RpcRepository(uow.connection).undelivered(device_id, now)
         if not waiting:
             return
-        to_send = []
+        spent = [r for r in waiting if r.status is RpcStatus.SENT and r.retries_used_up]
+        taken = [
+            rpc
+            for rpc in waiting
+            if rpc not in spent and self._delivery.links.deliver(_persistent_call(rpc))
+        ]
         async with self._unit_of_work() as uow:
             repo = RpcRepository(uow.connection)
-            for rpc in waiting:
-                if rpc.status is RpcStatus.SENT and rpc.retries_used_up:
-                    await repo.move(
-                        rpc.id, {RpcStatus.SENT}, RpcStatus.FAILED, response=RETRIES_USED_UP
-                    )
-                elif await repo.move(
+            for rpc in spent:
+                await repo.move(
+                    rpc.id, {RpcStatus.SENT}, RpcStatus.FAILED, response=RETRIES_USED_UP
+                )
+            for rpc in taken:
+                await repo.move(
                     rpc.id, UNDELIVERED_STATES, RpcStatus.SENT, attempts=rpc.attempts + 1
-                ):
-                    to_send.append(rpc)
+                )
             await uow.commit()
-        for rpc in to_send:
-            await self._delivery.send(_persistent_call(rpc))
 
     async def rpc_delivered(self, device_id: uuid.UUID, request_id: int) -> None:
         """A stored call acknowledged: DELIVERED (final for a one-way call, as in

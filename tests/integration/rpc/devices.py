@@ -30,6 +30,8 @@ class SimulatedDevice:
     device_id: uuid.UUID
     answer: Answer | None = None
     acknowledge: bool = True
+    # False: like an MQTT device not subscribed to the RPC topic (yet).
+    takes_rpc: bool = True
     calls: list[RpcCall] = field(default_factory=list)
     called: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -44,7 +46,7 @@ class SimulatedDevice:
             self._remove()
 
     def deliver(self, message: ToDevice) -> bool:
-        if not isinstance(message, RpcCall):
+        if not isinstance(message, RpcCall) or not self.takes_rpc:
             return False
         self.calls.append(message)
         self.called.set()

@@ -3,8 +3,6 @@ expired, listed, deleted; it survives a restart of the server."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -269,23 +267,25 @@ async def test_a_device_with_too_many_pending_stored_calls_refuses_more_with_429
     assert response.headers["Retry-After"] == "60"
 
 
-async def test_the_housekeeping_task_expires_stored_calls(
-    api: Api, settings: Settings, clock: FixedClock
+async def test_a_housekeeping_round_expires_stored_calls(
+    api: Api, platform: Platform, clock: FixedClock
 ) -> None:
     shop = await open_shop(api)
     rpc_id = await _send(api, shop.device_id, shop.owner.headers)
     clock.advance(60_000)
-    quick = settings.model_copy(update={"housekeeping_interval_seconds": 0.01})
-    node = build_platform(quick, clock=clock)
-    task = asyncio.create_task(node.housekeeping())
-    try:
-        for _ in range(200):
-            if (await _rpc(api, rpc_id, shop.owner.headers))["status"] == "EXPIRED":
-                break
-            await asyncio.sleep(0.02)
-        assert (await _rpc(api, rpc_id, shop.owner.headers))["status"] == "EXPIRED"
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await node.close()
+    await platform.housekeeping_round()
+    assert (await _rpc(api, rpc_id, shop.owner.headers))["status"] == "EXPIRED"
+
+
+async def test_a_stored_call_the_connection_does_not_take_stays_queued_without_a_retry(
+    simulate: Simulate, api: Api, platform: Platform
+) -> None:
+    shop = await open_shop(api)
+    rpc_id = await _send(api, shop.device_id, shop.owner.headers, retries=0)
+    device = simulate(shop.device_id, answer=echo, takes_rpc=False)
+    await platform.rpc.device_connected(shop.device_id)
+    assert (await _rpc(api, rpc_id, shop.owner.headers))["status"] == "QUEUED"
+    device.takes_rpc = True  # subscribed now
+    await platform.rpc.device_connected(shop.device_id)
+    await device.settle()
+    assert (await _rpc(api, rpc_id, shop.owner.headers))["status"] == "SUCCESSFUL"
