@@ -139,33 +139,17 @@ class RpcRepository:
         )
         return (await self._c.execute(statement)).rowcount == 1
 
-    async def move_by_request(
-        self,
-        device_id: uuid.UUID,
-        request_id: int,
-        from_states: Collection[RpcStatus],
-        to: RpcStatus,
-        response_json: str | None = None,
-        *,
-        oneway: bool | None = None,
+    async def find_by_request(
+        self, device_id: uuid.UUID, request_id: int, states: Collection[RpcStatus]
     ) -> Sequence[uuid.UUID]:
-        """The device's call with ``request_id`` (one-way or two-way only, when ``oneway``
-        says) to ``to`` when in ``from_states``; the ids that moved."""
-        where = sa.and_(
-            _T.device_id == device_id,
-            _T.request_id == request_id,
-            _T.status.in_(_states(from_states)),
+        """The ids of the device's calls with ``request_id`` in one of ``states``."""
+        query = (
+            sa.select(_T.id)
+            .where(_T.device_id == device_id)
+            .where(_T.request_id == request_id)
+            .where(_T.status.in_(_states(states)))
         )
-        if oneway is not None:
-            where = sa.and_(where, _T.oneway.is_(oneway))
-        ids = (await self._c.execute(sa.select(_T.id).where(where))).scalars().all()
-        if not ids:
-            return []
-        values: dict[str, Any] = {"status": to.value}
-        if response_json is not None:
-            values["response_json"] = response_json
-        await self._c.execute(rpc_requests.update().where(where).values(**values))
-        return ids
+        return (await self._c.execute(query)).scalars().all()
 
     async def expire(self, now_ms: int) -> int:
         """Past ``expirationTime``: never delivered -> EXPIRED; a delivered two-way call

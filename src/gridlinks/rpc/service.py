@@ -279,12 +279,30 @@ class RpcService:
             await _reported("a delivery", self._record_delivery(device_id, request_id))
 
     async def _record_delivery(self, device_id: uuid.UUID, request_id: int) -> None:
+        await self._move_by_request(device_id, request_id, UNDELIVERED_STATES, RpcStatus.DELIVERED)
+
+    async def _move_by_request(
+        self,
+        device_id: uuid.UUID,
+        request_id: int,
+        from_states: frozenset[RpcStatus],
+        to: RpcStatus,
+        response: Any = None,
+    ) -> bool:
+        """Looked up in a read transaction first: a device repeating made-up request ids
+        costs reads, not writes (and never SQLite's single writer)."""
+        async with self._unit_of_work(write=False) as uow:
+            ids = await RpcRepository(uow.connection).find_by_request(
+                device_id, request_id, from_states
+            )
+        if not ids:
+            return False
         async with self._unit_of_work() as uow:
             repo = RpcRepository(uow.connection)
-            await repo.move_by_request(
-                device_id, request_id, UNDELIVERED_STATES, RpcStatus.DELIVERED
-            )
+            for rpc_id in ids:
+                await repo.move(rpc_id, from_states, to, response=response)
             await uow.commit()
+        return True
 
     async def rpc_replied(self, device_id: uuid.UUID, request_id: int, reply: Any) -> None:
         """The device answered: a stored call becomes SUCCESSFUL with the reply; a live
@@ -292,7 +310,7 @@ class RpcService:
         if is_persistent_request_id(request_id):
             await _reported("a reply", self._record_reply(device_id, request_id, reply))
             return
-        if self.waiters.resolve(device_id, request_id, reply):
+        if self.waiters.resolve(device_id, request_id, reply) or request_id <= 0:
             return
         data = {"deviceId": str(device_id), "requestId": request_id, "reply": reply}
         await self._bus.publish(Event(RPC_REPLIED, data))
@@ -301,11 +319,9 @@ class RpcService:
         problem = json_value_problem(reply)
         if problem:  # the database cannot keep it (NUL characters): say so instead
             reply = {"error": f"The device's reply could not be stored: {problem}"}
-        async with self._unit_of_work() as uow:
-            moved = await RpcRepository(uow.connection).move_by_request(
-                device_id, request_id, OPEN_STATES, RpcStatus.SUCCESSFUL, dump_json(reply)
-            )
-            await uow.commit()
+        moved = await self._move_by_request(
+            device_id, request_id, OPEN_STATES, RpcStatus.SUCCESSFUL, reply
+        )
         if not moved:
             log.debug("ignored a reply to unknown or finished RPC %d", request_id)
 
