@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gridlinks.accounts.domain import Principal
-from gridlinks.audit.service import AuditAction, AuditLog
+from gridlinks.audit.service import AuditLog
 from gridlinks.bus.base import Bus, Event
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.delivery.messages import DEVICE_ACCESS_CHANGED, RPC_REPLIED, RpcCall
@@ -27,13 +27,13 @@ from gridlinks.devices.service import DeviceService
 from gridlinks.errors import (
     NotFoundError,
     PermissionDeniedError,
-    ServiceUnavailableError,
     TooManyRequestsError,
 )
 from gridlinks.kit.clock import Clock
 from gridlinks.kit.ids import new_id
-from gridlinks.kit.jsonvalue import dump_json, json_value_problem
+from gridlinks.kit.jsonvalue import json_value_problem
 from gridlinks.kit.pagination import PageRequest
+from gridlinks.rpc.calls import RPC_CALL, audit_action, live_call, persistent_call, reported
 from gridlinks.rpc.domain import (
     MAX_OPEN_PERSISTENT_PER_DEVICE,
     MAX_WAITING_CALLS_PER_DEVICE,
@@ -52,17 +52,12 @@ from gridlinks.rpc.waiters import ReplyWaiters
 
 log = logging.getLogger("gridlinks.rpc")
 
-RPC_CALL = "RPC_CALL"
 CANCELLED_BY_OWNER_CHANGE = {
     "error": "Cancelled: the device changed owner before the call completed"
 }
 RETRIES_USED_UP = {"error": "Not acknowledged by the device after the allowed retries"}
 TOO_MANY_WAITING = "Too many RPC calls are waiting for this device; retry later"
 TOO_MANY_STORED = "Too many persistent RPC calls are pending for this device; retry later"
-_FAILURE_DETAILS = {
-    RpcOutcome.TIMEOUT: "Timeout: the device did not answer in time",
-    RpcOutcome.OFFLINE: "No active connection to the device",
-}
 
 
 @dataclass(frozen=True)
@@ -121,30 +116,20 @@ class RpcService:
 
     async def _call_live(self, device: Device, request: RpcRequest) -> tuple[RpcOutcome, Any]:
         if request.oneway:
-            call = self._live_call(device, self.waiters.free_id(device.id), request)
+            call = live_call(device, self.waiters.free_id(device.id), request)
             if await self._send(call):
                 return RpcOutcome.DELIVERED, None
             return RpcOutcome.OFFLINE, None
         if self.waiters.waiting_for(device.id) >= MAX_WAITING_CALLS_PER_DEVICE:
             raise TooManyRequestsError(TOO_MANY_WAITING, retry_after_seconds=5)
         with self.waiters.waiting(device.id) as (request_id, reply):
-            if not await self._send(self._live_call(device, request_id, request)):
+            if not await self._send(live_call(device, request_id, request)):
                 return RpcOutcome.OFFLINE, None
             wait_seconds = request.wait_ms(self._clock.now_ms()) / 1000
             try:
                 return RpcOutcome.REPLIED, await asyncio.wait_for(reply, wait_seconds)
             except TimeoutError:
                 return RpcOutcome.TIMEOUT, None
-
-    def _live_call(self, device: Device, request_id: int, request: RpcRequest) -> RpcCall:
-        return RpcCall(
-            device.id,
-            request_id,
-            request.method,
-            request.params,
-            oneway=request.oneway,
-            expires_at=request.expiration_time,
-        )
 
     async def _send(self, call: RpcCall) -> bool:
         """Handed to a link here, or published for the node that has the device; False when
@@ -158,7 +143,7 @@ class RpcService:
         here does not turn a command the device got into an error."""
         try:
             async with self._unit_of_work() as uow:
-                await self._audit.record(uow, _audit_action(device, request, outcome), actor)
+                await self._audit.record(uow, audit_action(device, request, outcome), actor)
                 await uow.commit()
         except Exception:
             log.exception("could not write the audit entry of an RPC call")
@@ -173,9 +158,9 @@ class RpcService:
                 raise TooManyRequestsError(TOO_MANY_STORED, retry_after_seconds=60)
             rpc = self._new_persistent(actor, device, request)
             await repo.add(rpc)
-            await self._audit.record(uow, _audit_action(device, request, None), actor)
+            await self._audit.record(uow, audit_action(device, request, None), actor)
             await uow.commit()
-        if await self._send(_persistent_call(rpc)):
+        if await self._send(persistent_call(rpc)):
             async with self._unit_of_work() as uow:
                 await RpcRepository(uow.connection).move(
                     rpc.id, {RpcStatus.QUEUED}, RpcStatus.SENT, attempts=1
@@ -244,7 +229,7 @@ class RpcService:
     async def device_connected(self, device_id: uuid.UUID) -> None:
         """Send the device's stored calls not acknowledged yet, oldest first; a call sent
         before and not acknowledged counts a retry, and fails once its retries are used up."""
-        await _reported("the stored calls of a connected device", self._send_stored(device_id))
+        await reported("the stored calls of a connected device", self._send_stored(device_id))
 
     async def _send_stored(self, device_id: uuid.UUID) -> None:
         """Calls the device's links here do not take (an MQTT device not subscribed to RPC
@@ -258,7 +243,7 @@ class RpcService:
         taken = [
             rpc
             for rpc in waiting
-            if rpc not in spent and self._delivery.links.deliver(_persistent_call(rpc))
+            if rpc not in spent and self._delivery.links.deliver(persistent_call(rpc))
         ]
         async with self._unit_of_work() as uow:
             repo = RpcRepository(uow.connection)
@@ -276,7 +261,7 @@ class RpcService:
         """A stored call acknowledged: DELIVERED (final for a one-way call, as in
         ThingsBoard)."""
         if is_persistent_request_id(request_id):
-            await _reported("a delivery", self._record_delivery(device_id, request_id))
+            await reported("a delivery", self._record_delivery(device_id, request_id))
 
     async def _record_delivery(self, device_id: uuid.UUID, request_id: int) -> None:
         await self._move_by_request(device_id, request_id, UNDELIVERED_STATES, RpcStatus.DELIVERED)
@@ -308,7 +293,7 @@ class RpcService:
         """The device answered: a stored call becomes SUCCESSFUL with the reply; a live
         call's waiter gets it here, or on its node through the bus."""
         if is_persistent_request_id(request_id):
-            await _reported("a reply", self._record_reply(device_id, request_id, reply))
+            await reported("a reply", self._record_reply(device_id, request_id, reply))
             return
         if self.waiters.resolve(device_id, request_id, reply) or request_id <= 0:
             return
@@ -354,47 +339,3 @@ class RpcService:
             await uow.commit()
         if cancelled:
             log.info("cancelled %d RPCs of the former owner of device %s", cancelled, device_id)
-
-
-async def _reported(what: str, work: Awaitable[None]) -> None:
-    """What a transport reports is recorded, or logged when the database fails: the
-    device's connection goes on either way."""
-    try:
-        await work
-    except ServiceUnavailableError as exc:
-        log.warning("could not record %s: %s", what, exc.message)
-    except Exception:
-        log.exception("could not record %s", what)
-
-
-def _persistent_call(rpc: PersistentRpc) -> RpcCall:
-    return RpcCall(
-        rpc.device_id,
-        rpc.request_id,
-        rpc.method,
-        rpc.params,
-        rpc_id=rpc.id,
-        oneway=rpc.oneway,
-        expires_at=rpc.expiration_time,
-    )
-
-
-def _audit_action(device: Device, request: RpcRequest, outcome: RpcOutcome | None) -> AuditAction:
-    """ThingsBoard's RPC_CALL entry: ``oneWay``, ``method`` and ``params`` (as JSON text)."""
-    failure = _FAILURE_DETAILS.get(outcome) if outcome else None
-    return AuditAction(
-        tenant_id=device.tenant_id,
-        customer_id=device.customer_id,
-        action_type=RPC_CALL,
-        entity_type="DEVICE",
-        entity_id=device.id,
-        entity_name=device.name,
-        success=failure is None,
-        failure_details=failure,
-        data={
-            "entityId": str(device.id),
-            "oneWay": request.oneway,
-            "method": request.method,
-            "params": dump_json(request.params),
-        },
-    )
