@@ -53,6 +53,7 @@ from gridlinks.kit.secrets import derive_key
 from gridlinks.limits.base import RateLimiter
 from gridlinks.limits.memory import MemoryRateLimiter
 from gridlinks.limits.redis import RedisRateLimiter
+from gridlinks.rpc.service import RpcService
 from gridlinks.telemetry.repository import Row
 from gridlinks.telemetry.service import TelemetryService
 from gridlinks.telemetry.writer import TelemetryWriter
@@ -97,6 +98,7 @@ class Platform:
     telemetry_writer: TelemetryWriter
     device_telemetry: DeviceTelemetryService
     delivery: Delivery
+    rpc: RpcService
     metrics: Metrics = field(default_factory=Metrics)
     readiness: Readiness = field(default_factory=Readiness)
     # The rate limiter's Redis client, pinged by /readyz (None: no Redis configured).
@@ -167,25 +169,34 @@ class Platform:
         await self.redis.ping()
 
     async def housekeeping(self) -> None:
-        """Purge expired claim windows every ``housekeeping_interval_seconds``, until
-        cancelled. A failed round is logged and retried next time."""
+        """Purge expired claim windows and expire persistent RPCs every
+        ``housekeeping_interval_seconds``, until cancelled. A failed round is logged and
+        retried next time."""
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval_seconds)
             try:
-                async with self.unit_of_work() as uow:
-                    purged = await self.claiming.purge_expired(uow)
-                    await uow.commit()
-                if purged:
-                    log.info("purged %d expired claim windows", purged)
+                await self.housekeeping_round()
             except Exception:
                 log.exception(
                     "housekeeping failed; retrying in %.0f s",
                     self.settings.housekeeping_interval_seconds,
                 )
 
+    async def housekeeping_round(self) -> None:
+        """One round of ``housekeeping``."""
+        async with self.unit_of_work() as uow:
+            purged = await self.claiming.purge_expired(uow)
+            expired = await self.rpc.expire_due(uow)
+            await uow.commit()
+        if purged:
+            log.info("purged %d expired claim windows", purged)
+        if expired:
+            log.info("%d persistent RPCs expired or timed out", expired)
+
     async def close(self) -> None:
         """Store pending telemetry first (it needs the database), then close the rest."""
         await self.telemetry_writer.close()
+        self.rpc.close()
         await self.delivery.close()
         await self.bus.close()
         await self.limiter.close()
@@ -286,6 +297,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         metrics=metrics,
         on_stored=partial(_publish_telemetry, bus),
     )
+    delivery = _delivery(bus, redis)
+    rpc = RpcService(clock, devices, audit, delivery, bus, partial(UnitOfWork, database))
     return Platform(
         settings,
         database,
@@ -305,7 +318,8 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
         device_telemetry=DeviceTelemetryService(devices, telemetry),
-        delivery=_delivery(bus, redis),
+        delivery=delivery,
+        rpc=rpc,
         metrics=metrics,
         redis=redis,
     )

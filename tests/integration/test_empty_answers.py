@@ -188,6 +188,14 @@ async def release_device(api: Api) -> httpx.Response:
     return await api.client.delete(path, headers=tenant.headers)
 
 
+@void("DELETE", "/api/rpc/persistent/{rpc_id}")
+async def delete_persistent_rpc(api: Api) -> httpx.Response:
+    tenant, device = await tenant_with_device(api)
+    body = {"method": "m", "params": {}, "persistent": True}
+    stored = await api.ok("POST", f"/api/rpc/oneway/{id_of(device)}", tenant, json=body)
+    return await api.client.delete(f"/api/rpc/persistent/{stored['rpcId']}", headers=tenant.headers)
+
+
 # --- attributes ----------------------------------------------------------------------------
 ATTRIBUTE_PATHS = {
     "/api/plugins/telemetry/{device_id}/{scope}": "/api/plugins/telemetry/{id}/SERVER_SCOPE",

@@ -84,6 +84,18 @@ async def get_principal(request: Request, platform: PlatformDep, uow: UnitOfWork
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+async def get_principal_briefly(request: Request, platform: PlatformDep) -> Principal:
+    """The caller, read in a transaction of its own that ends at once: for routes that wait
+    (a two-way RPC) and must not hold a database connection meanwhile."""
+    async with platform.unit_of_work(write=False) as uow:
+        principal = await platform.accounts.principal(uow, bearer_token(request))
+    request.state.user_id = principal.user_id
+    return principal
+
+
+BriefPrincipal = Annotated[Principal, Depends(get_principal_briefly)]
+
+
 async def read_body(request: Request) -> bytes:
     """The raw body. ``BodyFirstMiddleware`` has already read it whole, within the size and
     time limits, before any dependency (and so any database connection) was taken."""

@@ -29,7 +29,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from gridlinks.api.deps import BODY_MODELS, REF_TEMPLATE, get_principal, json_body, read_body
+from gridlinks.api.deps import (
+    BODY_MODELS,
+    REF_TEMPLATE,
+    get_principal,
+    get_principal_briefly,
+    json_body,
+    read_body,
+)
 from gridlinks.api.response_schemas import ENTITY_SCHEMAS, PAGE_SCHEMAS, SUCCESS_SCHEMAS, ref
 
 ERROR_SCHEMA = "ThingsboardErrorResponse"
@@ -206,7 +213,7 @@ def build_document(app: FastAPI) -> dict[str, Any]:
 
 def _complete_operation(operation: dict[str, Any], route: APIRoute, key: tuple[str, str]) -> None:
     calls = set(_dependency_calls(route.dependant))
-    signed_in = get_principal in calls
+    signed_in = get_principal in calls or get_principal_briefly in calls
     if not signed_in:
         operation["security"] = []
     responses: dict[str, Any] = operation["responses"]

@@ -313,3 +313,35 @@ admin_settings = sa.Table(
     sa.Column("json_value", sa.JSON, nullable=False),
     sa.Column("created_time", sa.BigInteger, nullable=False),
 )
+
+# Persistent server-side RPC (ThingsBoard's ``rpc`` table, 3.3+): a command kept until the device
+# takes it, with its state. ``request_id`` is what the device sees in
+# ``v1/devices/me/rpc/request/{id}``; ``sender_customer_id`` is the customer of the user who sent
+# it (NULL: a tenant admin), so a release can cancel what a former owner queued.
+rpc_requests = sa.Table(
+    "rpc_requests",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "tenant_id", sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "device_id", sa.Uuid, sa.ForeignKey("devices.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("request_id", sa.Integer, nullable=False),
+    sa.Column("sender_user_id", sa.Uuid),
+    sa.Column("sender_customer_id", sa.Uuid),
+    sa.Column("oneway", sa.Boolean, nullable=False),
+    sa.Column("method", sa.String(255), nullable=False),
+    sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("response_json", sa.Text),
+    sa.Column("additional_info", sa.JSON),
+    sa.Column("retries", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("expiration_time", sa.BigInteger, nullable=False),
+    sa.Column("created_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_rpc_requests_device_status", "device_id", "status"),
+    sa.Index("ix_rpc_requests_device_request", "device_id", "request_id"),
+    sa.Index("ix_rpc_requests_status_expiration", "status", "expiration_time"),
+)
