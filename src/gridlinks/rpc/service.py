@@ -22,6 +22,7 @@ from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.delivery.messages import DEVICE_ACCESS_CHANGED, RPC_REPLIED, RpcCall
 from gridlinks.delivery.service import Delivery
 from gridlinks.devices.domain import Device
+from gridlinks.devices.profiles import tenant_admin_tenant
 from gridlinks.devices.repository import DeviceRepository
 from gridlinks.devices.service import DeviceService
 from gridlinks.errors import (
@@ -216,7 +217,10 @@ class RpcService:
         return await RpcRepository(uow.connection).page(device.id, status, request)
 
     async def delete_persistent(self, uow: UnitOfWork, actor: Principal, rpc_id: uuid.UUID) -> None:
-        """Forget a stored call (it is not sent any more if it was still queued)."""
+        """Forget a stored call (it is not sent any more if it was still queued). Tenant
+        administrators only, as ThingsBoard's ``RpcV2Controller``: a customer's users may
+        send and read calls, not erase the record of them."""
+        tenant_admin_tenant(actor)
         rpc = await self.get_persistent(uow, actor, rpc_id, RPC_CALL)
         await RpcRepository(uow.connection).delete(rpc.id)
 

@@ -173,7 +173,7 @@ async def test_a_deleted_call_is_gone_and_never_sent(
 ) -> None:
     shop = await open_shop(api)
     rpc_id = await _send(api, shop.device_id, shop.owner.headers)
-    await api.ok("DELETE", f"/api/rpc/persistent/{rpc_id}", shop.owner)
+    await api.ok("DELETE", f"/api/rpc/persistent/{rpc_id}", shop.tenant)
     response = await api.client.get(f"/api/rpc/persistent/{rpc_id}", headers=shop.owner.headers)
     expect_error(response, 404, 32)
     device = simulate(shop.device_id)

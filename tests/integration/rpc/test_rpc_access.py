@@ -74,6 +74,8 @@ async def test_every_rpc_endpoint_answers_each_caller_as_thingsboard(
     shop = await open_shop(api)
     simulate(shop.device_id, answer=echo)
     for who, (headers, expected) in (await _callers(api, shop)).items():
+        if endpoint is _delete and who == "owning customer's user":
+            expected = 403  # ThingsBoard: only tenant administrators delete stored calls
         rpc_id = await _stored_call(api, shop)
         response = await endpoint(api.client, shop, headers, rpc_id)
         assert response.status_code == expected, (who, response.status_code, response.text)

@@ -157,5 +157,4 @@ async def delete_persistent_rpc(
 ) -> Response:
     """Delete a persistent RPC (a queued one is then never sent)."""
     await platform.rpc.delete_persistent(uow, actor, rpc_id)
-    await uow.commit()
     return Response(status_code=200)
