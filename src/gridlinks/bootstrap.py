@@ -53,6 +53,7 @@ from gridlinks.kit.secrets import derive_key
 from gridlinks.limits.base import RateLimiter
 from gridlinks.limits.memory import MemoryRateLimiter
 from gridlinks.limits.redis import RedisRateLimiter
+from gridlinks.live.service import LiveService
 from gridlinks.telemetry.repository import Row
 from gridlinks.telemetry.service import TelemetryService
 from gridlinks.telemetry.writer import TelemetryWriter
@@ -97,6 +98,7 @@ class Platform:
     telemetry_writer: TelemetryWriter
     device_telemetry: DeviceTelemetryService
     delivery: Delivery
+    live: LiveService
     metrics: Metrics = field(default_factory=Metrics)
     readiness: Readiness = field(default_factory=Readiness)
     # The rate limiter's Redis client, pinged by /readyz (None: no Redis configured).
@@ -286,6 +288,17 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         metrics=metrics,
         on_stored=partial(_publish_telemetry, bus),
     )
+    device_attributes = DeviceAttributeService(devices, attributes)
+    device_telemetry = DeviceTelemetryService(devices, telemetry)
+    live = LiveService(
+        partial(UnitOfWork, database),
+        bus,
+        clock,
+        accounts,
+        devices,
+        device_telemetry,
+        device_attributes,
+    )
     return Platform(
         settings,
         database,
@@ -296,7 +309,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         devices,
         device_profiles,
         attributes,
-        DeviceAttributeService(devices, attributes),
+        device_attributes,
         audit,
         claiming,
         limiter,
@@ -304,8 +317,9 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         TransportAccess(clock, credentials_key, device_tokens, device_profiles),
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
-        device_telemetry=DeviceTelemetryService(devices, telemetry),
+        device_telemetry=device_telemetry,
         delivery=_delivery(bus, redis),
+        live=live,
         metrics=metrics,
         redis=redis,
     )
