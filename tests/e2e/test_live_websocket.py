@@ -18,6 +18,7 @@ from tb_device_mqtt import TBDeviceMqttClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from tests.e2e import running_server
 from tests.e2e.claiming_helpers import (
     VALID_WINDOW_MS,
     ClaimingTenancy,
@@ -31,7 +32,7 @@ from tests.e2e.claiming_helpers import (
     unique_token,
 )
 from tests.e2e.mqtt_helpers import acknowledged, connected_tb_client
-from tests.e2e.running_server import Server
+from tests.e2e.running_server import Server, StartServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -280,3 +281,33 @@ def test_oversized_message_closes_the_connection_with_1009(
 
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
+
+
+def test_open_connection_outlives_the_http_header_timeout(start_server: StartServer) -> None:
+    """The slow-client guard times out request heads, not upgraded WebSocket connections."""
+    server = start_server(http_header_timeout_seconds="1")
+    tenancy = set_up_claiming_tenancy(server)
+    try:
+        device, token = claimed_device(tenancy)
+        with live(server.base_url, token_of(tenancy.buyer.client)) as websocket:
+            subscribe_telemetry(websocket, device["id"]["id"])
+            assert frame(websocket)["errorCode"] == 0
+            time.sleep(1.5)
+            response = tenancy.admin.post(f"/api/v1/{token}/telemetry", json={"late": 1})
+            assert response.status_code == 200
+            assert frame(websocket)["data"]["late"][0][1] == "1"
+    finally:
+        tenancy.close()
+
+
+def test_server_stops_cleanly_while_a_subscriber_is_connected(
+    server: Server, tenancy: ClaimingTenancy
+) -> None:
+    device, _ = claimed_device(tenancy)
+    with live(server.base_url, token_of(tenancy.buyer.client)) as websocket:
+        subscribe_telemetry(websocket, device["id"]["id"])
+        assert frame(websocket)["errorCode"] == 0
+
+        running_server.stop(server)  # SIGTERM; exit code 0 within the timeout
+        with pytest.raises(ConnectionClosed):
+            websocket.recv(timeout=FRAME_TIMEOUT_SECONDS)
