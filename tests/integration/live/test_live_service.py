@@ -10,7 +10,12 @@ import uuid
 from typing import Any
 
 from gridlinks.bootstrap import Platform
-from gridlinks.live.domain import ClientMessage, Subscribe
+from gridlinks.live.domain import (
+    MAX_SUBSCRIPTIONS_PER_SESSION,
+    ClientMessage,
+    Subscribe,
+    Unsubscribe,
+)
 from gridlinks.live.session import Ending, LiveSession
 from gridlinks.telemetry.domain import DataPoint
 from tests.integration.claiming.conftest import Shop, claim, open_window, release
@@ -152,3 +157,69 @@ async def test_closing_a_session_forgets_its_subscriptions(platform: Platform, s
     platform.live.close_session(session)
 
     assert platform.live.subscriber_count(uuid.UUID(shop.device_id)) == 0
+
+
+async def subscribe_attributes(
+    platform: Platform, session: LiveSession, device_id: str, scope: str | None, cmd_id: int
+) -> None:
+    command = Subscribe(cmd_id, "ATTRIBUTES", uuid.UUID(device_id), None, scope)
+    await platform.live.handle(session, ClientMessage(None, (command,)))
+
+
+async def test_attribute_subscription_follows_only_its_scope_and_sees_deletes(
+    platform: Platform, shop: Shop
+) -> None:
+    session = await open_session(platform, shop.tenant)
+    await subscribe_attributes(platform, session, shop.device_id, "SHARED_SCOPE", 1)
+    assert (await next_frame(session))["data"] == {}
+    path = f"/api/plugins/telemetry/DEVICE/{shop.device_id}"
+
+    await shop.api.ok("POST", f"{path}/SERVER_SCOPE", shop.tenant, json={"hidden": 1})
+    await shop.api.ok("POST", f"{path}/SHARED_SCOPE", shop.tenant, json={"mode": "eco"})
+    written = await next_frame(session)
+    await shop.api.ok("DELETE", f"{path}/SHARED_SCOPE?keys=mode", shop.tenant)
+    deleted = await next_frame(session)
+
+    assert written["data"] == {"mode": [[platform.clock.now_ms(), "eco"]]}
+    assert deleted["data"] == {"mode": [[0, ""]]}
+
+
+async def test_attribute_subscription_without_scope_starts_with_every_scope(
+    platform: Platform, shop: Shop
+) -> None:
+    path = f"/api/plugins/telemetry/DEVICE/{shop.device_id}"
+    await shop.api.ok("POST", f"{path}/SERVER_SCOPE", shop.tenant, json={"site": "north"})
+    await shop.api.ok("POST", f"{path}/SHARED_SCOPE", shop.tenant, json={"mode": "eco"})
+    session = await open_session(platform, shop.tenant)
+
+    await subscribe_attributes(platform, session, shop.device_id, None, 2)
+    first = await next_frame(session)
+
+    assert set(first["data"]) == {"site", "mode"}
+
+
+async def test_subscriptions_past_the_limit_get_an_error_frame(
+    platform: Platform, shop: Shop
+) -> None:
+    session = await open_session(platform, shop.tenant)
+    for cmd_id in range(MAX_SUBSCRIPTIONS_PER_SESSION + 1):
+        await subscribe(platform, session, shop.device_id, cmd_id)
+    frames = [await next_frame(session) for _ in range(MAX_SUBSCRIPTIONS_PER_SESSION + 1)]
+
+    assert all(frame["errorCode"] == 0 for frame in frames[:-1])
+    assert (frames[-1]["subscriptionId"], frames[-1]["errorCode"]) == (
+        MAX_SUBSCRIPTIONS_PER_SESSION,
+        2,
+    )
+
+
+async def test_unsubscribe_stops_the_updates(platform: Platform, shop: Shop) -> None:
+    session = await open_session(platform, shop.tenant)
+    await subscribe(platform, session, shop.device_id, cmd_id=4)
+    await next_frame(session)
+
+    await platform.live.handle(session, ClientMessage(None, (Unsubscribe(4),)))
+    await store(platform, shop.device_id, ignored=1)
+
+    assert platform.live.subscriber_count(uuid.UUID(shop.device_id)) == 0
+    assert session.queued() == 0
