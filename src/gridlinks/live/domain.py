@@ -114,32 +114,51 @@ def parse_message(raw: str | bytes) -> ClientMessage:
     if not isinstance(data, dict):
         raise GarbageMessage("Message must be a JSON object")
     entries = list(_entries(data))
-    commands: list[Command] = [_command(kind, entry) for kind, entry in entries]
-    if len(commands) > MAX_COMMANDS_PER_MESSAGE:
+    commands: list[Command]
+    if len(entries) > MAX_COMMANDS_PER_MESSAGE:
         message = f"At most {MAX_COMMANDS_PER_MESSAGE} commands per message"
         commands = [Rejected(_cmd_id(entry), BAD_REQUEST, message) for _, entry in entries]
+    else:
+        commands = [_command(kind, entry) for kind, entry in entries]
     return ClientMessage(_auth_token(data), tuple(commands))
 
 
 _CLASSIC = {"tsSubCmds": "TIMESERIES", "attrSubCmds": "ATTRIBUTES", "historyCmds": "HISTORY"}
 _NEWER = {"TIMESERIES": "TIMESERIES", "ATTRIBUTES": "ATTRIBUTES", "TIMESERIES_HISTORY": "HISTORY"}
+# ThingsBoard's other command lists: each of their commands gets an "unsupported" error frame.
+_UNSUPPORTED = (
+    "entityDataCmds",
+    "entityDataUnsubscribeCmds",
+    "alarmDataCmds",
+    "alarmDataUnsubscribeCmds",
+    "entityCountCmds",
+    "entityCountUnsubscribeCmds",
+    "alarmCountCmds",
+    "alarmCountUnsubscribeCmds",
+)
+# The kind of an entry that is not a list of commands where one is expected.
+_NOT_A_LIST = "NOT_A_LIST"
 
 
 def _entries(data: Mapping[str, Any]) -> Iterable[tuple[str | None, Any]]:
     """(kind, command) pairs of both forms; kind None for types not supported."""
-    for field, kind in _CLASSIC.items():
-        listed = data.get(field)
+    for name, kind in _CLASSIC.items():
+        listed = data.get(name)
         if isinstance(listed, list):
             yield from ((kind, entry) for entry in listed)
         elif listed is not None:
-            yield None, {"problem": f"{field} must be a list"}
+            yield _NOT_A_LIST, name
+    for name in _UNSUPPORTED:
+        listed = data.get(name)
+        if isinstance(listed, list):
+            yield from ((None, entry) for entry in listed)
     cmds = data.get("cmds")
     if isinstance(cmds, list):
         for entry in cmds:
             cmd_type = entry.get("type") if isinstance(entry, dict) else None
             yield _NEWER.get(str(cmd_type)), entry
     elif cmds is not None:
-        yield None, {"problem": "cmds must be a list"}
+        yield _NOT_A_LIST, "cmds"
 
 
 def _auth_token(data: Mapping[str, Any]) -> str | None:
@@ -160,14 +179,14 @@ def _cmd_id(entry: Any) -> int:
 def _command(kind: str | None, entry: Any) -> Command:
     cmd_id = _cmd_id(entry)
     try:
-        if not isinstance(entry, dict):
-            raise _Invalid("A command must be a JSON object")
-        if "problem" in entry and kind is None:
-            raise _Invalid(str(entry["problem"]))
+        if kind == _NOT_A_LIST:
+            raise _Invalid(f"{entry} must be a list of commands")
         if kind is None:
             raise _Invalid(
                 "Unsupported command type; use TIMESERIES, ATTRIBUTES or TIMESERIES_HISTORY"
             )
+        if not isinstance(entry, dict):
+            raise _Invalid("A command must be a JSON object")
         if type(entry.get("cmdId")) is not int:
             raise _Invalid("cmdId must be an integer")
         if entry.get("unsubscribe") is True and kind != "HISTORY":

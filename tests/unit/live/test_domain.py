@@ -186,3 +186,9 @@ def test_error_frame_has_no_data() -> None:
 def test_group_points_keeps_only_the_followed_keys() -> None:
     wants = Subscribe(1, "TIMESERIES", DEVICE, frozenset({"a"}))
     assert group_points([("a", 1, 1), ("b", 1, 2), ("a", 2, 3)], wants) == {"a": [(1, 1), (2, 3)]}
+
+
+def test_entity_data_commands_are_answered_as_unsupported() -> None:
+    command = one({"entityDataCmds": [{"cmdId": 6, "query": {}}]})
+    assert isinstance(command, Rejected)
+    assert (command.cmd_id, command.error_code) == (6, BAD_REQUEST)
