@@ -305,6 +305,19 @@ def data_frame(subscription_id: int, points: Points) -> dict[str, Any]:
     }
 
 
+def update_text(subscription_id: int, points_json: str) -> str:
+    """``data_frame`` as JSON text, from ``points_json`` (``points_text``) made once for every
+    subscriber that follows the same keys: the fan-out encodes each update once, not once per
+    subscriber."""
+    return f'{{"subscriptionId":{subscription_id:d},"errorCode":0,"errorMsg":null,{points_json}}}'
+
+
+def points_text(points: Points) -> str:
+    """The ``"data": ..., "latestValues": ...`` members of a data frame, as JSON text."""
+    frame = data_frame(0, points)
+    return encode({"data": frame["data"], "latestValues": frame["latestValues"]})[1:-1]
+
+
 def error_frame(subscription_id: int, error_code: int, message: str) -> dict[str, Any]:
     return {
         "subscriptionId": subscription_id,

@@ -45,6 +45,8 @@ from gridlinks.live.domain import (
     data_frame,
     error_frame,
     group_points,
+    points_text,
+    update_text,
 )
 from gridlinks.live.session import CLOSE_POLICY_VIOLATION, LiveSession, Subscription
 from gridlinks.telemetry.domain import RangeQuery
@@ -216,13 +218,18 @@ class LiveService:
         scope: str | None,
         rows: list[tuple[str, int, Any]],
     ) -> None:
+        # Subscribers following the same keys share one encoding ("" when none of theirs).
+        texts: dict[frozenset[str] | None, str] = {}
         for subscription in list(self._by_device.get(device_id, ())):
             command = subscription.command
             if command.kind != kind or (command.scope and command.scope != scope):
                 continue
-            points = group_points(rows, command)
-            if points:
-                subscription.offer(data_frame(command.cmd_id, points))
+            text = texts.get(command.keys)
+            if text is None:
+                points = group_points(rows, command)
+                text = texts[command.keys] = points_text(points) if points else ""
+            if text:
+                subscription.offer(update_text(command.cmd_id, text))
 
     async def _on_access_changed(self, event: Event) -> None:
         """Re-check every subscription on the device; those whose caller lost access end

@@ -11,6 +11,9 @@ from typing import Any
 from gridlinks.accounts.domain import Principal
 from gridlinks.live.domain import MAX_QUEUED_FRAMES, Subscribe, encode
 
+# A frame to send: JSON text, or a mapping encoded when queued.
+Frame = Mapping[str, Any] | str
+
 # WebSocket close codes the session asks for.
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -31,19 +34,19 @@ class Subscription:
 
     session: LiveSession
     command: Subscribe
-    pending: list[dict[str, Any]] | None = field(default_factory=list)
+    pending: list[Frame] | None = field(default_factory=list)
 
     @property
     def entity_id(self) -> uuid.UUID:
         return self.command.entity_id
 
-    def offer(self, frame: dict[str, Any]) -> None:
+    def offer(self, frame: Frame) -> None:
         if self.pending is not None:
             self.pending.append(frame)
         else:
             self.session.offer(frame)
 
-    def go_live(self, first: dict[str, Any]) -> None:
+    def go_live(self, first: Frame) -> None:
         """Send ``first``, then what arrived while it was read."""
         waiting, self.pending = self.pending or [], None
         self.session.offer(first)
@@ -63,14 +66,15 @@ class LiveSession:
         self._max = max_queued_frames
         self.ended: Ending | None = None
 
-    def offer(self, frame: Mapping[str, Any]) -> None:
-        """Queue ``frame`` without waiting; a full queue ends the session."""
+    def offer(self, frame: Frame) -> None:
+        """Queue ``frame`` (JSON text, or a mapping to encode) without waiting; a full queue
+        ends the session."""
         if self.ended is not None:
             return
         if self._queue.qsize() >= self._max:
             self.end(CLOSE_TRY_AGAIN_LATER, "Client too slow: send queue full")
             return
-        self._queue.put_nowait(encode(frame))
+        self._queue.put_nowait(frame if isinstance(frame, str) else encode(frame))
 
     def end(self, code: int, reason: str) -> None:
         """Close after the frames already queued (all dropped when the client is too slow)."""

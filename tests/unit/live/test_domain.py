@@ -20,6 +20,8 @@ from gridlinks.live.domain import (
     error_frame,
     group_points,
     parse_message,
+    points_text,
+    update_text,
 )
 
 DEVICE = uuid.uuid4()
@@ -192,3 +194,8 @@ def test_entity_data_commands_are_answered_as_unsupported() -> None:
     command = one({"entityDataCmds": [{"cmdId": 6, "query": {}}]})
     assert isinstance(command, Rejected)
     assert (command.cmd_id, command.error_code) == (6, BAD_REQUEST)
+
+
+def test_update_text_is_the_data_frame_encoded() -> None:
+    points = {"t": [(1000, 21.5)], "on": [(1000, True)]}
+    assert json.loads(update_text(7, points_text(points))) == data_frame(7, points)
