@@ -311,3 +311,22 @@ def test_server_stops_cleanly_while_a_subscriber_is_connected(
         running_server.stop(server)  # SIGTERM; exit code 0 within the timeout
         with pytest.raises(ConnectionClosed):
             websocket.recv(timeout=FRAME_TIMEOUT_SECONDS)
+
+
+def test_newer_endpoint_closes_when_the_first_message_is_not_an_auth_command(
+    server: Server,
+) -> None:
+    url = server.base_url.replace("http://", "ws://") + "/api/ws"
+    with connect(url, open_timeout=FRAME_TIMEOUT_SECONDS) as websocket:
+        send(websocket, {"cmds": [{"type": "TIMESERIES", "cmdId": 1}]})
+        with pytest.raises(ConnectionClosed) as closed:
+            websocket.recv(timeout=FRAME_TIMEOUT_SECONDS)
+    with connect(url, open_timeout=FRAME_TIMEOUT_SECONDS) as websocket:
+        send(websocket, {"authCmd": {"cmdId": 0, "token": "forged.jwt.value"}})
+        with pytest.raises(ConnectionClosed) as forged:
+            websocket.recv(timeout=FRAME_TIMEOUT_SECONDS)
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert closed.value.rcvd.reason == "Send authCmd with a JWT token first"
+    assert forged.value.rcvd is not None and forged.value.rcvd.code == 1008
+    assert forged.value.rcvd.reason == "Invalid JWT token"
