@@ -238,7 +238,12 @@ class LiveService:
         subscriptions = list(self._by_device.get(device_id, ())) if device_id else []
         if not subscriptions:
             return
-        lost = await self._without_access(subscriptions)
+        try:
+            lost = await self._without_access(subscriptions)
+        except Exception:
+            # Access cannot be confirmed (database down): fail closed, clients resubscribe.
+            log.exception("could not re-check live subscriptions of device %s", device_id)
+            lost = subscriptions
         reason = event.data.get("reason")
         for subscription in lost:
             message = (
@@ -250,20 +255,29 @@ class LiveService:
                 session.offer(error_frame(subscription.command.cmd_id, UNAUTHORIZED, message))
 
     async def _without_access(self, subscriptions: Iterable[Subscription]) -> list[Subscription]:
+        """The subscriptions whose caller may no longer read the device: one check per user
+        and operation, however many connections and subscriptions it has."""
+        allowed: dict[tuple[uuid.UUID, str], bool] = {}
         lost = []
         async with self._uow(write=False) as uow:
             for subscription in subscriptions:
-                command = subscription.command
-                try:
-                    await self._devices.get_device(
-                        uow,
-                        subscription.session.principal,
-                        command.entity_id,
-                        _OPERATION[command.kind],
-                    )
-                except GridLinksError:
+                principal = subscription.session.principal
+                operation = _OPERATION[subscription.command.kind]
+                key = (principal.user_id, operation)
+                if key not in allowed:
+                    allowed[key] = await self._may_read(uow, principal, subscription, operation)
+                if not allowed[key]:
                     lost.append(subscription)
         return lost
+
+    async def _may_read(
+        self, uow: UnitOfWork, principal: Principal, subscription: Subscription, operation: str
+    ) -> bool:
+        try:
+            await self._devices.get_device(uow, principal, subscription.entity_id, operation)
+        except GridLinksError:
+            return False
+        return True
 
 
 def _failure_frame(cmd_id: int, exc: Exception) -> dict[str, Any]:

@@ -37,6 +37,8 @@ class _Closed(Exception):
 
 
 async def telemetry_websocket(websocket: WebSocket) -> None:
+    """One live connection: authenticate, then serve commands and updates until either side
+    closes; its subscriptions end with it."""
     platform: Platform = websocket.app.state.platform
     live = platform.live
     await websocket.accept()
