@@ -31,7 +31,7 @@ from tests.e2e.claiming_helpers import (
     unique,
     unique_token,
 )
-from tests.e2e.mqtt_helpers import acknowledged, connected_tb_client
+from tests.e2e.mqtt_helpers import acknowledged, connected_tb_client, server_log_has
 from tests.e2e.running_server import Server, StartServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -330,3 +330,36 @@ def test_newer_endpoint_closes_when_the_first_message_is_not_an_auth_command(
     assert closed.value.rcvd.reason == "Send authCmd with a JWT token first"
     assert forged.value.rcvd is not None and forged.value.rcvd.code == 1008
     assert forged.value.rcvd.reason == "Invalid JWT token"
+
+
+def test_a_client_that_stops_reading_is_dropped_while_others_keep_getting_updates(
+    server: Server, tenancy: ClaimingTenancy
+) -> None:
+    """The slow client reads nothing (its library stops reading the socket once one message
+    waits): 100 subscriptions of 8 KB updates fill the socket buffers, then its send queue."""
+    device, token = claimed_device(tenancy)
+    device_id = device["id"]["id"]
+    jwt = token_of(tenancy.admin)
+    url = server.base_url.replace("http://", "ws://") + f"/api/ws/plugins/telemetry?token={jwt}"
+    with (
+        connect(url, open_timeout=5, max_queue=1, compression=None) as slow,
+        live(server.base_url, jwt) as bystander,
+    ):
+        command = {"entityType": "DEVICE", "entityId": device_id}
+        send(slow, {"tsSubCmds": [{**command, "cmdId": n} for n in range(100)]})
+        subscribe_telemetry(bystander, device_id)
+        assert frame(bystander)["errorCode"] == 0
+
+        for n in range(40):
+            posted = tenancy.admin.post(
+                f"/api/v1/{token}/telemetry", json={"blob": f"{n:08}" * 1024}
+            )
+            assert posted.status_code == 200
+            assert frame(bystander)["data"]["blob"][0][1].startswith(f"{n:08}")
+            if server_log_has(server, "live session dropped: client too slow"):
+                break
+
+        assert server_log_has(server, "live session dropped: client too slow")
+        with pytest.raises(ConnectionClosed):
+            while True:
+                slow.recv(timeout=FRAME_TIMEOUT_SECONDS)

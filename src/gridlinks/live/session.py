@@ -65,6 +65,9 @@ class LiveSession:
         self._queue: asyncio.Queue[str | Ending] = asyncio.Queue(max_queued_frames + 1)
         self._max = max_queued_frames
         self.ended: Ending | None = None
+        # Set when the client was too slow: its connection is dropped without a close frame,
+        # which could wait forever behind the frames it does not read.
+        self.dropped = asyncio.Event()
 
     def offer(self, frame: Frame) -> None:
         """Queue ``frame`` (JSON text, or a mapping to encode) without waiting; a full queue
@@ -84,6 +87,7 @@ class LiveSession:
         if code == CLOSE_TRY_AGAIN_LATER:
             while not self._queue.empty():
                 self._queue.get_nowait()
+            self.dropped.set()
         self._queue.put_nowait(self.ended)
 
     async def next_frame(self) -> str | Ending:

@@ -33,6 +33,7 @@ async def test_a_client_that_lets_the_queue_fill_is_ended_and_its_frames_dropped
     for n in range(4):
         live.offer({"n": n})
     assert live.ended == Ending(CLOSE_TRY_AGAIN_LATER, "Client too slow: send queue full")
+    assert live.dropped.is_set()
     assert await live.next_frame() == live.ended
     live.offer({"n": 5})  # ignored once ended
     assert live.queued() == 0
@@ -42,6 +43,7 @@ async def test_an_ended_session_sends_its_queued_frames_before_closing() -> None
     live = session()
     live.offer({"n": 1})
     live.end(CLOSE_POLICY_VIOLATION, "Token has expired")
+    assert not live.dropped.is_set()
     assert json.loads(str(await live.next_frame())) == {"n": 1}
     assert await live.next_frame() == Ending(CLOSE_POLICY_VIOLATION, "Token has expired")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -98,16 +99,23 @@ async def _authenticate(live: LiveService, token: str) -> Principal:
 
 
 async def _serve(websocket: WebSocket, live: LiveService, session: LiveSession) -> None:
-    """Read and write until either side ends; then close."""
+    """Read and write until either side ends; then close. A client too slow to read its
+    frames is dropped at once: the writer may be stuck behind them, and returning lets uvicorn
+    close the transport."""
     reader = asyncio.create_task(_read(websocket, live, session))
     writer = asyncio.create_task(_write(websocket, session))
+    dropped = asyncio.create_task(session.dropped.wait())
+    tasks: tuple[asyncio.Task[Any], ...] = (reader, writer, dropped)
     try:
-        done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (reader, writer):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+    if dropped in done:
+        log.warning("live session dropped: client too slow user=%s", session.principal.user_id)
+        return
     for task in done:
         failure = None if task.cancelled() else task.exception()
         if isinstance(failure, _Closed):
