@@ -13,6 +13,7 @@ from gridlinks.bootstrap import Platform
 from gridlinks.live.domain import (
     MAX_SUBSCRIPTIONS_PER_SESSION,
     ClientMessage,
+    History,
     Subscribe,
     Unsubscribe,
 )
@@ -223,3 +224,19 @@ async def test_unsubscribe_stops_the_updates(platform: Platform, shop: Shop) -> 
 
     assert platform.live.subscriber_count(uuid.UUID(shop.device_id)) == 0
     assert session.queued() == 0
+
+
+async def test_history_of_another_customers_device_is_refused_without_data(
+    platform: Platform, shop: Shop
+) -> None:
+    await claimed(shop)
+    await store(platform, shop.device_id, secret=42)
+    customer = await shop.api.create_customer(shop.tenant)
+    stranger = await shop.api.create_customer_user(shop.tenant, customer)
+    session = await open_session(platform, stranger)
+    history = History(3, uuid.UUID(shop.device_id), None, 0, platform.clock.now_ms())
+
+    await platform.live.handle(session, ClientMessage(None, (history,)))
+    refused = await next_frame(session)
+
+    assert (refused["subscriptionId"], refused["errorCode"], refused["data"]) == (3, 3, None)
