@@ -7,14 +7,17 @@ the tenant unassigning it) ends the subscription with an error frame.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 from tb_device_mqtt import TBDeviceMqttClient
+from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -363,3 +366,46 @@ def test_a_client_that_stops_reading_is_dropped_while_others_keep_getting_update
         with pytest.raises(ConnectionClosed):
             while True:
                 slow.recv(timeout=FRAME_TIMEOUT_SECONDS)
+
+
+SUBSCRIBERS = 1000
+
+
+async def _subscriber(url: str, device_id: str, subscribed: asyncio.Semaphore) -> float:
+    """Subscribe, note it, and return when (monotonic) the first update arrived."""
+    async with async_connect(url, max_queue=None) as websocket:
+        command = {"entityType": "DEVICE", "entityId": device_id, "cmdId": 1}
+        await websocket.send(json.dumps({"tsSubCmds": [command]}))
+        await websocket.recv()
+        subscribed.release()
+        update = json.loads(await websocket.recv())
+        assert update["data"]["fanout"][0][1] == "1"
+        return time.monotonic()
+
+
+async def _fan_out(base_url: str, jwt: str, device_id: str, token: str) -> list[float]:
+    url = base_url.replace("http://", "ws://") + f"/api/ws/plugins/telemetry?token={jwt}"
+    subscribed = asyncio.Semaphore(0)
+    tasks = [
+        asyncio.create_task(_subscriber(url, device_id, subscribed)) for _ in range(SUBSCRIBERS)
+    ]
+    for _ in range(SUBSCRIBERS):  # every subscriber has its first frame
+        await asyncio.wait_for(subscribed.acquire(), 60)
+    async with httpx.AsyncClient() as http:
+        sent_at = time.monotonic()
+        response = await http.post(f"{base_url}/api/v1/{token}/telemetry", json={"fanout": 1})
+        assert response.status_code == 200
+    arrivals = await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    return [arrival - sent_at for arrival in arrivals]
+
+
+def test_a_thousand_websocket_subscribers_get_a_device_update_within_one_second(
+    server: Server, tenancy: ClaimingTenancy
+) -> None:
+    device, token = claimed_device(tenancy)
+    delays = asyncio.run(
+        _fan_out(server.base_url, token_of(tenancy.admin), device["id"]["id"], token)
+    )
+
+    assert len(delays) == SUBSCRIBERS
+    assert max(delays) < 1.0, f"slowest subscriber after {max(delays):.3f} s"

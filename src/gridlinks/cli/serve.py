@@ -88,6 +88,9 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
             proxy_headers=True,
             server_header=False,
             ws_max_size=MAX_MESSAGE_BYTES,  # live API commands; larger: close 1009
+            # Live frames are small JSON: deflating each for every subscriber cost more than
+            # the fan-out itself (1,000 subscribers: 0.8 s instead of 0.3 s on 2 cores).
+            ws_per_message_deflate=False,
             timeout_graceful_shutdown=10,
         )
         mqtt_listeners = _mqtt_listeners(settings)
