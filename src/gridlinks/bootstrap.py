@@ -53,6 +53,7 @@ from gridlinks.kit.secrets import derive_key
 from gridlinks.limits.base import RateLimiter
 from gridlinks.limits.memory import MemoryRateLimiter
 from gridlinks.limits.redis import RedisRateLimiter
+from gridlinks.live.service import LiveService
 from gridlinks.rpc.service import RpcService
 from gridlinks.telemetry.repository import Row
 from gridlinks.telemetry.service import TelemetryService
@@ -99,6 +100,7 @@ class Platform:
     device_telemetry: DeviceTelemetryService
     delivery: Delivery
     rpc: RpcService
+    live: LiveService
     metrics: Metrics = field(default_factory=Metrics)
     readiness: Readiness = field(default_factory=Readiness)
     # The rate limiter's Redis client, pinged by /readyz (None: no Redis configured).
@@ -299,6 +301,17 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
     )
     delivery = _delivery(bus, redis)
     rpc = RpcService(clock, devices, audit, delivery, bus, partial(UnitOfWork, database))
+    device_attributes = DeviceAttributeService(devices, attributes)
+    device_telemetry = DeviceTelemetryService(devices, telemetry)
+    live = LiveService(
+        partial(UnitOfWork, database),
+        bus,
+        clock,
+        accounts,
+        devices,
+        device_telemetry,
+        device_attributes,
+    )
     return Platform(
         settings,
         database,
@@ -309,7 +322,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         devices,
         device_profiles,
         attributes,
-        DeviceAttributeService(devices, attributes),
+        device_attributes,
         audit,
         claiming,
         limiter,
@@ -317,9 +330,10 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         TransportAccess(clock, credentials_key, device_tokens, device_profiles),
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
-        device_telemetry=DeviceTelemetryService(devices, telemetry),
+        device_telemetry=device_telemetry,
         delivery=delivery,
         rpc=rpc,
+        live=live,
         metrics=metrics,
         redis=redis,
     )

@@ -29,6 +29,7 @@ from gridlinks.api.routes import (
     telemetry,
     tenants,
     users,
+    ws,
 )
 from gridlinks.api.routes.health import PROBE_PATHS
 from gridlinks.api.routes.missing_features import MissingFeaturesRoute
@@ -77,6 +78,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     for module in (*routers, audit, device_api, health):
         app.include_router(module.router)
+    app.router.routes.extend(ws.routes)  # the live WebSocket API
     install_swagger_ui(app)
     if platform.settings.metrics_enabled:
         app.include_router(health.metrics_router)

@@ -18,6 +18,7 @@ from gridlinks.bootstrap import Platform, build_platform
 from gridlinks.cli.hints import PortTakenError
 from gridlinks.config import Settings
 from gridlinks.errors import ConfigurationError
+from gridlinks.live.domain import MAX_MESSAGE_BYTES
 from gridlinks.mqtt.app import create_mqtt_server, mqtt_tls_context
 from gridlinks.mqtt.transport.server import Listener, MqttServer
 
@@ -86,6 +87,10 @@ async def serve(settings: Settings, *, migrate: bool = True) -> None:
             http=head_timeout_protocol(settings.http_header_timeout_seconds),
             proxy_headers=True,
             server_header=False,
+            ws_max_size=MAX_MESSAGE_BYTES,  # live API commands; larger: close 1009
+            # Live frames are small JSON: deflating each for every subscriber cost more than
+            # the fan-out itself (1,000 subscribers: 0.8 s instead of 0.3 s on 2 cores).
+            ws_per_message_deflate=False,
             timeout_graceful_shutdown=10,
         )
         mqtt_listeners = _mqtt_listeners(settings)

@@ -10,6 +10,7 @@ their own. JSON escapes every control character, so a JSON record is one line to
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from typing import Literal
@@ -59,6 +60,19 @@ def configure_logging(level: str, log_format: LogFormat, quiet: Iterable[str] = 
     SQL with its parameters) only from WARNING on."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter_for(log_format))
+    handler.addFilter(mask_query_tokens)
     logging.basicConfig(level=level.upper(), handlers=[handler])
     for name in quiet:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+def mask_query_tokens(record: logging.LogRecord) -> bool:
+    """uvicorn logs WebSocket paths with their query string, and the live API takes its JWT
+    there (``/api/ws/plugins/telemetry?token=...``): never write it."""
+    if record.name.startswith("uvicorn") and "token=" in record.getMessage():
+        record.msg = _QUERY_TOKEN.sub(r"\1***", record.getMessage())
+        record.args = None
+    return True
