@@ -174,8 +174,8 @@ async def onlooker(redis_url: str) -> AsyncIterator[RedisPresence]:
         await client.aclose()
 
 
-def refresher_of(presence: RedisPresence) -> asyncio.Task[None]:
-    """The presence writer task of ``presence`` (the newest one: each test starts its own)."""
+def the_presence_writer() -> asyncio.Task[None]:
+    """The running presence writer task (each test starts its own, on its own loop)."""
     tasks = [t for t in asyncio.all_tasks() if t.get_name() == "gridlinks-presence"]
     assert len(tasks) == 1, "one presence writer per test"
     return tasks[0]
@@ -211,13 +211,34 @@ async def test_a_live_node_keeps_its_devices_online_past_the_time_to_live(
 async def test_the_devices_of_a_node_that_stopped_refreshing_expire(
     short_lived: tuple[LocalLinks, RedisPresence], onlooker: RedisPresence
 ) -> None:
-    links, presence = short_lived
+    links, _presence = short_lived
     device = uuid.uuid4()
     links.register(device, RecordingLink())
     await eventually(lambda: onlooker.online(device))
-    refresher_of(presence).cancel()  # the node hangs or dies: no refresh, no clean-up
+    the_presence_writer().cancel()  # the node hangs or dies: no refresh, no clean-up
 
     async def gone() -> bool:
         return not await onlooker.online(device)
 
     await eventually(gone, seconds=3.0)
+
+
+async def test_a_device_that_moved_to_node_b_stays_online_when_node_a_drops_it(
+    nodes: list[Platform], redis: Redis
+) -> None:
+    node_a, node_b = nodes
+    device = uuid.uuid4()
+
+    def held_by(node: Platform) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return await redis.get(PREFIX + str(device)) == node.delivery.node_id
+
+        return check
+
+    stale = node_a.delivery.links.register(device, RecordingLink())
+    await eventually(held_by(node_a))
+    node_b.delivery.links.register(device, RecordingLink())  # the device reconnected to B
+    await eventually(held_by(node_b))
+    stale()  # A notices only now that its old connection is gone
+    await asyncio.sleep(0.3)  # A's presence writer has run
+    assert await node_a.delivery.online(device) is True
