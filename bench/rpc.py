@@ -94,6 +94,7 @@ TELEMETRY_TOPIC = "v1/devices/me/telemetry"
 RPC_BODY = json.dumps({"method": "benchEcho", "params": {"pin": 7, "value": True}, "timeout": 5000})
 PROGRESS_EVERY_SECONDS = 1.0
 PACE_TICK_SECONDS = 0.01
+WRK_SETTLE_SECONDS = 0.25
 # Settings of the benchmarked server, beyond mqtt_common's (loopback, ports 0, INFO).
 EXTRA_SETTINGS = {
     "GRIDLINKS_PASSWORD_HASH_TIME_COST": "1",
@@ -205,18 +206,25 @@ async def run_wrk(
     """wrk for ``seconds`` with the CPU split and (``--profile``) the server sampled; a progress
     line a second (RPCs answered so far, when ``answered()`` is given)."""
     pid = await wrk.start(seconds)
+    await asyncio.sleep(WRK_SETTLE_SECONDS)  # wrk has opened its connections
     meter = CpuMeter({**groups, "wrk": pids([pid])}, threads_of=server.pid)
     started, before = time.perf_counter(), answered() if answered else 0
+    # CPU is read just before wrk ends: a process that has exited is no longer in /proc.
+    read_cpu_at = started + seconds - 2 * WRK_SETTLE_SECONDS
+    cpu: dict[str, Any] | None = None
     async with profiled(server.server, name):
         finishing = asyncio.create_task(wrk.finish())
         while not finishing.done():
-            await asyncio.wait({finishing}, timeout=PROGRESS_EVERY_SECONDS)
-            elapsed = time.perf_counter() - started
-            if answered and not finishing.done():
-                done = answered() - before
-                log(f"  {name}: {elapsed:4.0f}/{seconds:.0f} s, {done / elapsed:7.0f} answered/s")
+            wait = max(min(PROGRESS_EVERY_SECONDS, read_cpu_at - time.perf_counter()), 0.01)
+            await asyncio.wait({finishing}, timeout=wait if cpu is None else None)
+            now = time.perf_counter()
+            if cpu is None and (now >= read_cpu_at or finishing.done()):
+                cpu = meter.usage()
+            if answered and not finishing.done() and now - started >= 1:
+                rate = (answered() - before) / (now - started)
+                log(f"  {name}: {now - started:4.0f}/{seconds:.0f} s, {rate:7.0f} answered/s")
         result = finishing.result()
-    cpu = meter.usage()
+    assert cpu is not None
     result.cpu = cpu
     return Phase(name, result, cpu)
 
