@@ -399,6 +399,8 @@ def fan_out_result(
     seconds = (end - start) / 1000
     expected = sent * args.subscribers // len(publisher_ids)
     subscribed = sum(r["subscribed"] for r in results)
+    # Frames over the whole run (a frame may carry several values: batched by the server).
+    values, frames = sum(r["updates"] for r in results), sum(r["frames"] for r in results)
     lat = latency_summary([x / 1000 for x in latencies])
     return Phase(
         "ws fan-out",
@@ -414,6 +416,7 @@ def fan_out_result(
             "updates_delivered": len(latencies),
             "updates_per_second": round(len(latencies) / seconds, 1),
             "delivered_share": round(len(latencies) / expected, 4) if expected else 0.0,
+            "values_per_frame": round(values / frames, 2) if frames else 0.0,
             "latency_ms": lat,
             "seconds": round(seconds, 3),
             "subscriber_processes": results,
@@ -551,6 +554,7 @@ WS_COLUMNS = (
     ("publ/s", 7),
     ("updates/s", 10),
     ("delivered", 10),
+    ("val/frame", 10),
     ("p50 ms", 8),
     ("p99 ms", 8),
     ("max ms", 8),
@@ -572,6 +576,7 @@ def ws_row(p: Phase) -> list[object]:
         f"{e['published_per_second']:.0f}",
         f"{e['updates_per_second']:.0f}",
         f"{100 * e['delivered_share']:.1f}%",
+        f"{e['values_per_frame']:.2f}",
         f"{lat['p50']:.1f}",
         f"{lat['p99']:.1f}",
         f"{lat['max']:.1f}",

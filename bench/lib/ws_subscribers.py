@@ -35,7 +35,8 @@ class SubscriberSpec:
 
 @dataclass
 class Stats:
-    updates: int = 0
+    updates: int = 0  # values received (a frame may carry several)
+    frames: int = 0  # frames with at least one value
     first_frames: int = 0
     sent_ms: array.array[float] = field(default_factory=lambda: array.array("d"))
     latency_ms: array.array[float] = field(default_factory=lambda: array.array("d"))
@@ -63,6 +64,7 @@ def record(stats: Stats, raw: str | bytes) -> None:
     if not points:
         stats.first_frames += 1
         return
+    stats.frames += 1
     for point in points:
         try:
             sent = float(point[1])
@@ -124,6 +126,7 @@ async def subscribe(spec: SubscriberSpec, shared: Shared) -> dict[str, Any]:
         "closed_early": dict(closed),
         "first_frames": stats.first_frames,
         "updates": stats.updates,
+        "frames": stats.frames,
         "errors": dict(stats.errors),
         "sent_ms": stats.sent_ms,
         "latency_ms": stats.latency_ms,
