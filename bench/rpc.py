@@ -95,6 +95,7 @@ RPC_BODY = json.dumps({"method": "benchEcho", "params": {"pin": 7, "value": True
 PROGRESS_EVERY_SECONDS = 1.0
 PACE_TICK_SECONDS = 0.01
 WRK_SETTLE_SECONDS = 0.25
+LIGHT = "rpc light"  # the RPC phase with --light-connections in flight
 # Settings of the benchmarked server, beyond mqtt_common's (loopback, ports 0, INFO).
 EXTRA_SETTINGS = {
     "GRIDLINKS_PASSWORD_HASH_TIME_COST": "1",
@@ -257,6 +258,14 @@ async def rpc_phases(
         rpc.extra["device_replies"] = answered() - before
         rpc.extra["load_average"] = load_average()
         phases.append(rpc)
+        if args.light_connections:
+            light = Wrk(
+                setup.base_url, setup.token, rpc_paths, "POST", RPC_BODY, args.light_connections
+            )
+            log(f"  light load: {args.light_connections} RPCs in flight")
+            phases.append(
+                await run_wrk(LIGHT, setup, light, args.seconds, groups, server, answered)
+            )
         phase.value = PHASE_DONE
         results = await collect_results(generators, 60)
         rpc.extra["responders"] = results
@@ -663,6 +672,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--connections", type=positive, default=32, help="RPC requests in flight, wrk (32)")
     add("--seconds", type=float, default=20.0, help="measured seconds per phase (20)")
     add("--warmup-seconds", type=float, default=5.0, help="load before measuring (5)")
+    add(
+        "--light-connections",
+        type=int,
+        default=4,
+        help="then RPC with this few in flight: latency below saturation; 0 = skip (4)",
+    )
     add("--qos", type=int, choices=(0, 1), default=1, help="QoS the devices subscribe with (1)")
     add("--responder-processes", type=positive, default=1, help="processes for the devices (1)")
     add("--subscribers", type=positive, default=1000, help="WebSocket subscribers (1000)")
