@@ -8,7 +8,7 @@ administrator over the REST API and measures, each load in processes of its own:
 1. **two-way RPC**: ``--devices`` MQTT devices (``lib/responders.py``) subscribe to
    ``v1/devices/me/rpc/request/+`` and answer every request; ``wrk`` sends
    ``POST /api/plugins/rpc/twoway/{deviceId}`` as the tenant administrator, rotating over the
-   devices, ``--connections`` requests in flight (closed loop);
+   devices, ``--connections`` requests in flight (closed loop), then ``--light-connections``;
 2. **baseline**: the same wrk load on ``GET /api/auth/user`` (the cheapest authenticated
    request): ``rpc/s ÷ auth-user req/s`` is what an RPC round trip costs on top of HTTP and
    authentication, a ratio that carries over between machines better than the rates;
@@ -102,7 +102,30 @@ EXTRA_SETTINGS = {
     "GRIDLINKS_PASSWORD_HASH_MEMORY_KIB": "1024",
 }
 
-DESCRIPTION = __doc__.split("\n\n", 1)[1].rsplit("\n\n", 1)[0] if __doc__ else ""
+DESCRIPTION = """\
+RPC and live-update benchmark (issue 11): two-way RPC round trips a second through one GridLinks
+process with 1,000 MQTT devices answering, and WebSocket fan-out of telemetry.
+
+Steps: a fresh server (SQLite in a temporary data directory unless --backend postgres or
+--database-url; HTTP and MQTT on free loopback ports, never 1883); --devices + --ws-devices
+devices with access tokens inserted in bulk; a tenant administrator made over the REST API. Then:
+
+1. rpc twoway: --devices MQTT 3.1.1 connections (a process of their own) subscribe to
+   v1/devices/me/rpc/request/+ at --qos and answer every request on
+   v1/devices/me/rpc/response/{id} with {"ok":true,"echo":<request>}; wrk sends
+   POST /api/plugins/rpc/twoway/{deviceId} as the administrator, rotating over the devices,
+   --connections calls in flight, --warmup-seconds then --seconds measured. A call counts when
+   it answers 2xx (200 with the device's reply).
+2. rpc light: the same with --light-connections in flight (latency below saturation).
+3. auth/user: the same wrk load on GET /api/auth/user, the reference: rpc/s / auth-user req/s
+   carries over between machines better than the rates.
+4. ws fan-out: --subscribers WebSocket clients (/api/ws/plugins/telemetry?token=JWT, tsSubCmds
+   LATEST_TELEMETRY) watch --ws-devices devices, which publish {"sent": <epoch ms>} over MQTT at
+   --ws-rate messages a second in all; every value should reach every subscriber of its device.
+   Measured: values delivered per second, the share delivered, publish-to-frame latency.
+
+Aim (issue 11): >= 2,000 two-way RPC/s with p99 <= 50 ms on one process.
+"""
 EPILOG = """\
 Closed loop: with --connections C in flight, mean latency ~ C / throughput, so p99 <= 50 ms at
 2,000 RPC/s needs C well under 100 (default 32). The table shows each process's CPU in % of one
