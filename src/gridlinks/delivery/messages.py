@@ -104,15 +104,16 @@ def from_data(data: dict[str, Any]) -> ToDevice | None:
                 request_id=int(data["requestId"]),
                 method=str(data["method"]),
                 params=data.get("params"),
-                rpc_id=uuid.UUID(rpc_id) if rpc_id else None,
+                rpc_id=uuid.UUID(str(rpc_id)) if rpc_id else None,
                 oneway=bool(data.get("oneway")),
                 expires_at=int(data.get("expiresAt") or 0),
             )
         if kind == "attributes":
             values = data.get("values") or {}
-            if not isinstance(values, dict):
+            deleted = data.get("deleted", [])
+            if not isinstance(values, dict) or not isinstance(deleted, list):
                 return None
-            return AttributePush(device_id, values, tuple(str(k) for k in data.get("deleted", ())))
+            return AttributePush(device_id, values, tuple(str(k) for k in deleted))
         if kind == "close":
             return CloseConnection(device_id, str(data.get("reason", "")))
     except (KeyError, TypeError, ValueError):

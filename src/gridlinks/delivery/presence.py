@@ -19,6 +19,10 @@ from gridlinks.delivery.links import LocalLinks
 
 log = logging.getLogger("gridlinks.delivery")
 PREFIX = "gridlinks:presence:"
+DELETE_IF_OURS = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 class Presence(Protocol):
@@ -106,7 +110,9 @@ class RedisPresence:
             if connected:
                 pipe.set(PREFIX + str(device_id), self._node_id, ex=self._ttl)
             else:
-                pipe.delete(PREFIX + str(device_id))
+                # Only this node's own entry: the device may have reconnected to another node
+                # before this one noticed its old connection was gone.
+                pipe.eval(DELETE_IF_OURS, 1, PREFIX + str(device_id), self._node_id)
         await pipe.execute()
 
     async def close(self) -> None:
