@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -36,8 +37,11 @@ from gridlinks.db.migrate import upgrade_schema
 from gridlinks.db.unit_of_work import UnitOfWork
 from gridlinks.delivery.links import LocalLinks
 from gridlinks.delivery.messages import TELEMETRY_STORED
+from gridlinks.delivery.ports import DeviceRpcEvents
 from gridlinks.delivery.presence import LocalPresence, Presence, RedisPresence
 from gridlinks.delivery.service import Delivery
+from gridlinks.devicelink.client_rpc import SessionLimits
+from gridlinks.devicelink.service import DeviceLinkService
 from gridlinks.devices.attribute_access import DeviceAttributeService
 from gridlinks.devices.clashes import CredentialsClashGuard
 from gridlinks.devices.profiles import DeviceProfileService
@@ -74,6 +78,20 @@ class Readiness:
     mqtt_listening: Callable[[], bool] | None = None
 
 
+class RpcEventsNotWired:
+    """Stands in for ``gridlinks.rpc.RpcService`` until it is wired: what the transports
+    report about server-side RPC is only logged."""
+
+    async def device_connected(self, device_id: uuid.UUID) -> None:
+        log.debug("device %s can take RPC requests", device_id)
+
+    async def rpc_delivered(self, device_id: uuid.UUID, request_id: int) -> None:
+        log.debug("device %s acknowledged RPC %d", device_id, request_id)
+
+    async def rpc_replied(self, device_id: uuid.UUID, request_id: int, reply: Any) -> None:
+        log.debug("device %s replied to RPC %d", device_id, request_id)
+
+
 @dataclass
 class Platform:
     """Everything the entry points (HTTP, MQTT, CLI) need."""
@@ -97,6 +115,8 @@ class Platform:
     telemetry_writer: TelemetryWriter
     device_telemetry: DeviceTelemetryService
     delivery: Delivery
+    rpc_events: DeviceRpcEvents
+    device_link: DeviceLinkService
     metrics: Metrics = field(default_factory=Metrics)
     readiness: Readiness = field(default_factory=Readiness)
     # The rate limiter's Redis client, pinged by /readyz (None: no Redis configured).
@@ -186,6 +206,7 @@ class Platform:
     async def close(self) -> None:
         """Store pending telemetry first (it needs the database), then close the rest."""
         await self.telemetry_writer.close()
+        await self.device_link.close()
         await self.delivery.close()
         await self.bus.close()
         await self.limiter.close()
@@ -286,6 +307,22 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         metrics=metrics,
         on_stored=partial(_publish_telemetry, bus),
     )
+    transport_access = TransportAccess(clock, credentials_key, device_tokens, device_profiles)
+    delivery = _delivery(bus, redis)
+    rpc_events = RpcEventsNotWired()
+    device_link = DeviceLinkService(
+        unit_of_work=partial(UnitOfWork, database),
+        clock=clock,
+        devices=devices,
+        transport_access=transport_access,
+        attributes=attributes,
+        claiming=claiming,
+        telemetry_writer=telemetry_writer,
+        bus=bus,
+        links=delivery.links,
+        rpc_events=rpc_events,
+        limits=SessionLimits(settings.mqtt_max_payload_bytes, settings.mqtt_receive_maximum),
+    )
     return Platform(
         settings,
         database,
@@ -301,11 +338,13 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         claiming,
         limiter,
         bus,
-        TransportAccess(clock, credentials_key, device_tokens, device_profiles),
+        transport_access,
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
         device_telemetry=DeviceTelemetryService(devices, telemetry),
-        delivery=_delivery(bus, redis),
+        delivery=delivery,
+        rpc_events=rpc_events,
+        device_link=device_link,
         metrics=metrics,
         redis=redis,
     )
