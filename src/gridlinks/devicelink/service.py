@@ -63,7 +63,8 @@ class DeviceLinkService:
         self._claiming = claiming
         self._writer = telemetry_writer
         self._links = links
-        self._rpc_events = rpc_events
+        # Public: the composition root (or a test) may put the RPC service in its place.
+        self.rpc_events = rpc_events
         self._limits = limits
         self._reports = BackgroundReports()
         self._relay = DeviceEventRelay(bus, links)
@@ -180,10 +181,10 @@ class DeviceLinkService:
 
     # --- server-side RPC: what the device reports --------------------------------------------
     async def rpc_replied(self, device_id: uuid.UUID, request_id: int, reply: Any) -> None:
-        await self._rpc_events.rpc_replied(device_id, request_id, reply)
+        await self.rpc_events.rpc_replied(device_id, request_id, reply)
 
     async def rpc_delivered(self, device_id: uuid.UUID, request_id: int) -> None:
-        await self._rpc_events.rpc_delivered(device_id, request_id)
+        await self.rpc_events.rpc_delivered(device_id, request_id)
 
     def report_delivered(self, device_id: uuid.UUID, request_id: int) -> None:
         """``rpc_delivered`` from code that cannot wait (a QoS 0 request just written)."""
@@ -191,7 +192,7 @@ class DeviceLinkService:
 
     def report_connected(self, device_id: uuid.UUID) -> None:
         """The device can take RPC requests now: queued persistent ones are sent."""
-        self._reports.spawn(self._rpc_events.device_connected(device_id), "a device connection")
+        self._reports.spawn(self.rpc_events.device_connected(device_id), "a device connection")
 
     def rpc_is_void(self, call: RpcCall) -> bool:
         """Past its expiration time: not sent any more."""
