@@ -11,8 +11,14 @@ import pytest
 
 from gridlinks.bootstrap import Platform
 from gridlinks.delivery.messages import RpcCall
-from gridlinks.mqtt.protocol.packets import Disconnect, Puback, Publish, Suback, Subscribe
-from gridlinks.mqtt.protocol.packets import Subscription
+from gridlinks.mqtt.protocol.packets import (
+    Disconnect,
+    Puback,
+    Publish,
+    Suback,
+    Subscribe,
+    Subscription,
+)
 from tests.integration.devicelink.recording import RecordingRpcEvents, record_rpc_events
 from tests.integration.mqtt.conftest import Maker
 from tests.integration.mqtt.harness import RawClient, RunningMqtt
@@ -135,8 +141,9 @@ async def test_the_gateways_connection_ending_removes_its_sub_devices_links(
     await client.closed_by_server()
     gateway_id = uuid.UUID(gateway["id"]["id"])
     await RecordingRpcEvents.until(
-        lambda: not platform.delivery.links.has(valve)
-        and not platform.delivery.links.has(gateway_id),
+        lambda: (
+            not platform.delivery.links.has(valve) and not platform.delivery.links.has(gateway_id)
+        ),
         "the links removed",
     )
 
