@@ -81,12 +81,12 @@ async def test_a_long_poll_with_nothing_to_take_ends_with_408(api: Api, tenant: 
         assert response.json()["status"] == 408
 
 
-@pytest.mark.parametrize("timeout", ["-1", "abc", "1.5", "300001", "9" * 15, "0x10"])
-async def test_a_bad_timeout_is_a_400(api: Api, tenant: Account, timeout: str) -> None:
+@pytest.mark.parametrize("bad", ["-1", "abc", "1.5", "300001", "9" * 15, "0x10"])
+async def test_a_bad_timeout_is_a_400(api: Api, tenant: Account, bad: str) -> None:
     _, token = await device_with_token(api, tenant)
     for path in ("rpc", "attributes/updates"):
-        response = await api.client.get(f"/api/v1/{token}/{path}", params={"timeout": timeout})
-        assert response.status_code == 400, (path, timeout)
+        response = await api.client.get(f"/api/v1/{token}/{path}", params={"timeout": bad})
+        assert response.status_code == 400, (path, bad)
         assert "300000" in response.json()["message"]
 
 
@@ -249,7 +249,7 @@ async def test_a_client_going_away_mid_poll_leaves_no_link_behind(
     api: Api, tenant: Account, platform: Platform, http_server: tuple[str, int]
 ) -> None:
     device_id, token = await device_with_token(api, tenant)
-    reader, writer = await asyncio.open_connection(*http_server)
+    _reader, writer = await asyncio.open_connection(*http_server)
     writer.write(f"GET /api/v1/{token}/rpc?timeout=60000 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     await writer.drain()
     await RecordingRpcEvents.until(lambda: platform.delivery.links.has(device_id), "the poll")
