@@ -27,7 +27,7 @@ def poll_timeout_seconds(value: str | None) -> float:
     if value is None or value.strip() == "":
         return DEFAULT_POLL_TIMEOUT_MS / 1000
     text = value.strip()
-    if not text.isdigit() or len(text) > 9 or int(text) > MAX_POLL_TIMEOUT_MS:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) > MAX_POLL_TIMEOUT_MS:
         raise BadRequestError(
             f"timeout must be a whole number of milliseconds from 0 to {MAX_POLL_TIMEOUT_MS}"
         )

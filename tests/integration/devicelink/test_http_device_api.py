@@ -160,7 +160,7 @@ async def test_an_rpc_reply_reaches_rpc_replied(
     assert recorder.replied == [(device_id, 9, {"result": "ok"})]
 
 
-@pytest.mark.parametrize("request_id", ["x", "-1", "99999999999", "1.5"])
+@pytest.mark.parametrize("request_id", ["x", "-1", "99999999999", "1.5", "\u0661"])
 async def test_an_rpc_reply_with_a_bad_id_is_a_400(
     api: Api, tenant: Account, recorder: RecordingRpcEvents, request_id: str
 ) -> None:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from gridlinks.api.deps import JsonBody, PlatformDep, read_body
 from gridlinks.api.openapi import CLAIM_ANNOUNCEMENT, UNKNOWN_DEVICE_TOKEN, error_response
 from gridlinks.delivery.messages import AttributePush, CloseConnection, RpcCall, ToDevice
+from gridlinks.devicelink.ids import request_id_from_text
 from gridlinks.devicelink.polls import ATTRIBUTES, RPC, poll_timeout_seconds
 from gridlinks.devicelink.service import DeviceLinkService
 from gridlinks.devices.domain import Device
@@ -22,7 +23,6 @@ from gridlinks.telemetry.domain import EXPECTED_FORMS
 
 router = APIRouter(tags=["device API"])
 
-MAX_REQUEST_ID = 2**31 - 1
 _JSON_BODY = {
     "requestBody": {
         "required": True,
@@ -172,12 +172,13 @@ async def reply_to_rpc(
     platform: PlatformDep, token: str, request_id: str, body: JsonBody, request: Request
 ) -> Response:
     """The device's reply (any JSON) to server-side RPC request ``request_id``."""
-    if not request_id.isdigit() or len(request_id) > 10 or int(request_id) > MAX_REQUEST_ID:
-        raise BadRequestError("The RPC request id must be a non-negative integer")
+    number = request_id_from_text(request_id)
+    if number is None:
+        raise BadRequestError("The RPC request id must be an integer from 0 to 2147483647")
     if body is None:
         raise BadRequestError("The RPC reply body is required (any JSON value)")
     device = await _device(request, platform.device_link, token)
-    await platform.device_link.rpc_replied(device.id, int(request_id), body)
+    await platform.device_link.rpc_replied(device.id, number, body)
     return Response(status_code=200)
 
 

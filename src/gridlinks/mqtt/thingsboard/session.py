@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from gridlinks.delivery.messages import AttributePush, RpcCall, ToDevice
+from gridlinks.devicelink.ids import request_id_from_text
 from gridlinks.devicelink.service import DeviceLinkService
 from gridlinks.devices.domain import Device
 from gridlinks.errors import (
@@ -47,7 +48,6 @@ DEVICE_FILTER_PREFIXES = ("v1/devices/me/", "v2/")
 GATEWAY_FILTER_PREFIX = "v1/gateway/"
 SUBSCRIPTION_REFUSED_V5 = ReasonCode.NOT_AUTHORIZED
 SUBSCRIPTION_REFUSED_V3 = 0x80
-MAX_REQUEST_ID = 2**31 - 1
 
 
 def refusal(exc: GridLinksError) -> PublishFailed:
@@ -78,9 +78,10 @@ def compact_json(value: Any) -> bytes:
 
 def request_id_of(text: str) -> int:
     """The ``{n}`` of a request/response topic: a non-negative 32-bit integer."""
-    if not text.isdigit() or len(text) > 10 or int(text) > MAX_REQUEST_ID:
+    number = request_id_from_text(text)
+    if number is None:
         raise PublishFailed(ReasonCode.TOPIC_NAME_INVALID, "request id must be a number")
-    return int(text)
+    return number
 
 
 class DeviceSession:

@@ -40,6 +40,7 @@ from gridlinks.mqtt.protocol.packets import (
 )
 from gridlinks.mqtt.protocol.properties import PropertyId
 from gridlinks.mqtt.transport.flow_control import FlowControl
+from gridlinks.mqtt.transport.in_flight import DEFAULT_CLIENT_RECEIVE_MAXIMUM, InFlight
 from gridlinks.mqtt.transport.state import (
     Acknowledged,
     ConnectRefused,
@@ -53,10 +54,6 @@ log = logging.getLogger("gridlinks.mqtt")
 
 PINGRESP = b"\xd0\x00"
 CONNECT_FIRST_BYTE = b"\x10"
-MAX_PACKET_ID = 65535
-# The client's Receive Maximum when it names none (MQTT 5 section 3.1.2.11.3); levels 3 and 4
-# have no such limit, so we keep the same bound.
-DEFAULT_CLIENT_RECEIVE_MAXIMUM = 65535
 
 
 class State(enum.Enum):
@@ -72,7 +69,6 @@ class MqttConnection(asyncio.Protocol):
     __slots__ = (
         "_awaiting_release",
         "_client_max_packet",
-        "_client_receive_max",
         "_close_reason",
         "_decoder",
         "_flow",
@@ -82,7 +78,6 @@ class MqttConnection(asyncio.Protocol):
         "_last_received",
         "_level",
         "_loop",
-        "_next_packet_id",
         "_over_capacity",
         "_peer",
         "_server",
@@ -108,10 +103,8 @@ class MqttConnection(asyncio.Protocol):
         self._last_received = 0.0
         self._level = 4
         self._client_max_packet = 0
-        self._client_receive_max = DEFAULT_CLIENT_RECEIVE_MAXIMUM
         # QoS 1 messages we sent and the client has not acknowledged yet (created on the first).
-        self._in_flight: dict[int, Acknowledged | None] | None = None
-        self._next_packet_id = 0
+        self._in_flight: InFlight | None = None
         self._over_capacity = False
         self._peer = "?"
         self._close_reason = ""
@@ -281,8 +274,8 @@ class MqttConnection(asyncio.Protocol):
         self._server.register_device(session.device_id, self)
         self.state = State.CONNECTED
         self._client_max_packet = _connect_property(connect, PropertyId.MAXIMUM_PACKET_SIZE, 0)
-        self._client_receive_max = _connect_property(
-            connect, PropertyId.RECEIVE_MAXIMUM, DEFAULT_CLIENT_RECEIVE_MAXIMUM
+        self._in_flight = InFlight(
+            _connect_property(connect, PropertyId.RECEIVE_MAXIMUM, DEFAULT_CLIENT_RECEIVE_MAXIMUM)
         )
         self._send(Connack(False, 0, self._connack_properties(connect)))
         self._start_keep_alive(connect.keep_alive_seconds)
@@ -458,20 +451,21 @@ class MqttConnection(asyncio.Protocol):
         are not kept across connections: the sender re-sends on reconnect)."""
         if self.state is not State.CONNECTED or self._flow.write_paused:
             return False
-        packet_id = self._take_packet_id() if qos else None
-        if qos and packet_id is None:
-            return False
-        data = encode(
-            Publish(topic, payload, qos=1 if qos else 0, packet_id=packet_id), self._level
-        )
+        packet_id = None
+        if qos:
+            assert self._in_flight is not None
+            packet_id = self._in_flight.add(on_acknowledged)
+            if packet_id is None:
+                return False
+        data = encode(Publish(topic, payload, 1 if qos else 0, packet_id=packet_id), self._level)
         if self._client_max_packet and len(data) > self._client_max_packet:
             log.warning(
                 "MQTT %s: message on %r is over the client's size limit", self._who(), topic
             )
             self._server.metrics.sent_too_large.inc()
+            if packet_id is not None and self._in_flight is not None:
+                self._in_flight.forget(packet_id)
             return False
-        if packet_id is not None:
-            self._in_flight_table()[packet_id] = on_acknowledged
         self._transport.write(data)
         self._server.metrics.sent.inc()
         return True
@@ -480,30 +474,12 @@ class MqttConnection(asyncio.Protocol):
         log.info("MQTT %s: closed by the server (%s)", self._who(), _reason_text(reason_code))
         self._close(reason_code)
 
-    def _in_flight_table(self) -> dict[int, Acknowledged | None]:
-        if self._in_flight is None:
-            self._in_flight = {}
-        return self._in_flight
-
-    def _take_packet_id(self) -> int | None:
-        """A packet id no unacknowledged message of ours uses; None when the client's
-        Receive Maximum of them are in flight."""
-        in_flight = self._in_flight or {}
-        if len(in_flight) >= min(self._client_receive_max, MAX_PACKET_ID):
-            return None
-        while True:
-            self._next_packet_id = self._next_packet_id % MAX_PACKET_ID + 1
-            if self._next_packet_id not in in_flight:
-                return self._next_packet_id
-
     async def _on_puback(self, puback: Puback) -> None:
-        if self._in_flight is None or puback.packet_id not in self._in_flight:
-            return  # unknown or already acknowledged: nothing to release
-        on_acknowledged = self._in_flight.pop(puback.packet_id)
-        if not self._in_flight:
-            self._in_flight = None
-        if on_acknowledged is None:
+        if self._in_flight is None:
             return
+        known, on_acknowledged = self._in_flight.acknowledged(puback.packet_id)
+        if not known or on_acknowledged is None:
+            return  # unknown or already acknowledged: nothing to release
         try:
             await on_acknowledged()
         except Exception:
