@@ -260,3 +260,19 @@ async def test_a_client_going_away_mid_poll_leaves_no_link_behind(
         lambda: not platform.delivery.links.has(device_id), "the link removed"
     )
     assert await platform.delivery.send(RpcCall(device_id, 1, "reboot")) is False
+
+
+async def test_two_polls_of_one_device_each_take_one_request(
+    api: Api, tenant: Account, platform: Platform
+) -> None:
+    device_id, token = await device_with_token(api, tenant)
+    url = f"/api/v1/{token}/rpc?timeout=5000"
+    polls = [asyncio.create_task(api.client.get(url)) for _ in range(2)]
+    await RecordingRpcEvents.until(
+        lambda: len(platform.delivery.links._links.get(device_id, [])) == 2, "both polls"
+    )
+    assert await platform.delivery.send(RpcCall(device_id, 1, "a")) is True
+    assert await platform.delivery.send(RpcCall(device_id, 2, "b")) is True
+    assert await platform.delivery.send(RpcCall(device_id, 3, "c")) is False  # nobody waits
+    answers = sorted([(await poll).json()["id"] for poll in polls])
+    assert answers == [1, 2]

@@ -20,6 +20,7 @@ from gridlinks.mqtt.protocol.packets import (
     Subscribe,
     Subscription,
 )
+from gridlinks.mqtt.protocol.properties import PropertyId
 from tests.integration.devicelink.recording import RecordingRpcEvents, record_rpc_events
 from tests.integration.mqtt.conftest import Maker
 from tests.integration.mqtt.harness import RawClient, RunningMqtt
@@ -208,3 +209,26 @@ async def test_get_current_time_is_answered_with_the_servers_clock(
     answer = await client.receive()
     assert isinstance(answer, Publish) and answer.topic == "v1/devices/me/rpc/response/5"
     assert before <= json.loads(answer.payload)["currentTime"] <= platform.clock.now_ms()
+
+
+async def test_no_more_qos_1_requests_than_the_clients_receive_maximum_are_in_flight(
+    mqtt: RunningMqtt, maker: Maker, platform: Platform, recorder: RecordingRpcEvents
+) -> None:
+    device, token = await maker.device()
+    client = await mqtt.client(5)
+    receive_maximum = ((PropertyId.RECEIVE_MAXIMUM, 1),)
+    assert (await client.connect(token, properties=receive_maximum)).reason_code == 0
+    await client.send(Subscribe(1, (Subscription(RPC_FILTER, qos=1),)))
+    assert await client.receive() == Suback(1, (1,))
+    assert await platform.delivery.send(RpcCall(id_of(device), 1, "first")) is True
+    first = await client.receive()
+    assert await platform.delivery.send(RpcCall(id_of(device), 2, "second")) is False
+    assert isinstance(first, Publish) and first.packet_id is not None
+    await client.send(Puback(first.packet_id))
+    await recorder.until(lambda: recorder.delivered, "the first acknowledged")
+    assert await platform.delivery.send(RpcCall(id_of(device), 3, "third")) is True
+    third = await client.receive()
+    assert isinstance(third, Publish) and third.packet_id != first.packet_id
+    await client.send(Puback(4242))  # an id never sent: ignored
+    await client.publish_ok("v1/devices/me/telemetry", b'{"t":1}')
+    assert recorder.delivered == [(id_of(device), 1)]
