@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -38,6 +39,8 @@ from gridlinks.delivery.links import LocalLinks
 from gridlinks.delivery.messages import TELEMETRY_STORED
 from gridlinks.delivery.presence import LocalPresence, Presence, RedisPresence
 from gridlinks.delivery.service import Delivery
+from gridlinks.devicelink.client_rpc import SessionLimits
+from gridlinks.devicelink.service import DeviceLinkService
 from gridlinks.devices.attribute_access import DeviceAttributeService
 from gridlinks.devices.clashes import CredentialsClashGuard
 from gridlinks.devices.profiles import DeviceProfileService
@@ -101,6 +104,7 @@ class Platform:
     delivery: Delivery
     rpc: RpcService
     live: LiveService
+    device_link: DeviceLinkService
     metrics: Metrics = field(default_factory=Metrics)
     readiness: Readiness = field(default_factory=Readiness)
     # The rate limiter's Redis client, pinged by /readyz (None: no Redis configured).
@@ -198,6 +202,7 @@ class Platform:
     async def close(self) -> None:
         """Store pending telemetry first (it needs the database), then close the rest."""
         await self.telemetry_writer.close()
+        await self.device_link.close()
         self.rpc.close()
         await self.delivery.close()
         await self.bus.close()
@@ -299,6 +304,7 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         metrics=metrics,
         on_stored=partial(_publish_telemetry, bus),
     )
+    transport_access = TransportAccess(clock, credentials_key, device_tokens, device_profiles)
     delivery = _delivery(bus, redis)
     rpc = RpcService(clock, devices, audit, delivery, bus, partial(UnitOfWork, database))
     device_attributes = DeviceAttributeService(devices, attributes)
@@ -311,6 +317,19 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         devices,
         device_telemetry,
         device_attributes,
+    )
+    device_link = DeviceLinkService(
+        unit_of_work=partial(UnitOfWork, database),
+        clock=clock,
+        devices=devices,
+        transport_access=transport_access,
+        attributes=attributes,
+        claiming=claiming,
+        telemetry_writer=telemetry_writer,
+        bus=bus,
+        links=delivery.links,
+        rpc_events=rpc,
+        limits=SessionLimits(settings.mqtt_max_payload_bytes, settings.mqtt_receive_maximum),
     )
     return Platform(
         settings,
@@ -327,13 +346,14 @@ def build_platform(settings: Settings, clock: Clock | None = None) -> Platform:
         claiming,
         limiter,
         bus,
-        TransportAccess(clock, credentials_key, device_tokens, device_profiles),
+        transport_access,
         telemetry=telemetry,
         telemetry_writer=telemetry_writer,
         device_telemetry=device_telemetry,
         delivery=delivery,
         rpc=rpc,
         live=live,
+        device_link=device_link,
         metrics=metrics,
         redis=redis,
     )

@@ -239,6 +239,7 @@ def device_api_call(kind: str, body: Any) -> Call:
 void("POST", "/api/v1/{token}/claim")(device_api_call("claim", {"secretKey": "k"}))
 void("POST", "/api/v1/{token}/telemetry")(device_api_call("telemetry", {"temperature": 21.5}))
 void("POST", "/api/v1/{token}/attributes")(device_api_call("attributes", {"firmware": "1.2"}))
+void("POST", "/api/v1/{token}/rpc/{request_id}")(device_api_call("rpc/7", {"result": "ok"}))
 
 
 # --- the checks ----------------------------------------------------------------------------

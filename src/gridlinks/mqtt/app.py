@@ -20,7 +20,7 @@ def create_mqtt_server(platform: Platform) -> MqttServer:
         connect_timeout_seconds=settings.mqtt_connect_timeout_seconds,
     )
     return MqttServer(
-        PlatformAuthenticator(platform),
+        PlatformAuthenticator(platform.device_link),
         limits,
         settings.mqtt_max_connections,
         platform.metrics,

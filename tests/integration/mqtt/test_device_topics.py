@@ -227,12 +227,23 @@ async def test_claim_over_mqtt_then_the_customer_claims_over_rest(
     await client.publish_ok("v1/devices/me/claim", b"{}")
 
 
-async def test_other_client_side_rpc_is_acknowledged_and_not_answered(
+async def test_other_client_side_rpc_is_answered_as_unsupported_and_acknowledged(
     mqtt: RunningMqtt, maker: Maker
 ) -> None:
-    """Not refused: tb-mqtt-client backs its sending off on a PUBACK with reason 0x83."""
+    """Not refused (tb-mqtt-client backs its sending off on a PUBACK with reason 0x83), but
+    answered, so the device's callback learns the method is not there."""
     _, token = await maker.device()
     client = await connected(mqtt, token)
-    ack = await client.publish("v1/devices/me/rpc/request/2", b'{"method":"getTime","params":{}}')
-    assert ack == Puback(1)
-    await client.publish_ok(TELEMETRY, b'{"next":1}')  # nothing else arrived in between
+    await client.send(
+        Publish(
+            "v1/devices/me/rpc/request/2",
+            b'{"method":"getTime","params":{}}',
+            qos=1,
+            packet_id=client.packet_id(),
+        )
+    )
+    response = await client.receive()
+    assert isinstance(response, Publish)
+    assert response.topic == "v1/devices/me/rpc/response/2"
+    assert "Unsupported client-side RPC method 'getTime'" in json.loads(response.payload)["error"]
+    assert await client.receive() == Puback(1)

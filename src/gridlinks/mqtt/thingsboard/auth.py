@@ -10,38 +10,35 @@ from __future__ import annotations
 
 import logging
 
-from gridlinks.bootstrap import Platform
-from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.devicelink.service import DeviceLinkService
 from gridlinks.devices.domain import Device
 from gridlinks.errors import AuthenticationError
 from gridlinks.mqtt.protocol.packets import Connect
 from gridlinks.mqtt.thingsboard.gateway import GatewaySession
 from gridlinks.mqtt.thingsboard.session import DeviceSession
-from gridlinks.mqtt.transport.state import ConnectRefused, Outbox, Refusal
+from gridlinks.mqtt.transport.state import ConnectRefused, Outbound, Refusal
 
 log = logging.getLogger("gridlinks.mqtt")
 
 
 class PlatformAuthenticator:
-    """Authenticates against the device credentials of the platform's database."""
+    """Authenticates against the device credentials, through the device service."""
 
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
+    def __init__(self, service: DeviceLinkService) -> None:
+        self._service = service
 
-    async def open_session(self, connect: Connect, outbox: Outbox) -> DeviceSession:
+    async def open_session(self, connect: Connect, outbound: Outbound) -> DeviceSession:
         device = await self._device(connect)
-        if device.is_gateway:
-            session = GatewaySession(self._platform, device, outbox, connect.protocol_level)
-            session.attach(device)
-            return session
-        return DeviceSession(self._platform, device, outbox, connect.protocol_level)
+        session_type = GatewaySession if device.is_gateway else DeviceSession
+        return session_type(self._service, device, outbound, connect.protocol_level)
 
     async def _device(self, connect: Connect) -> Device:
         if not connect.username and not connect.client_id:
             raise ConnectRefused(Refusal.NOT_AUTHORIZED, "no credentials")
         try:
-            async with self._platform.unit_of_work(write=False) as uow:
-                return await self._authenticate(uow, connect)
+            return await self._service.authenticate_mqtt(
+                connect.client_id, connect.username, connect.password
+            )
         except AuthenticationError:
             raise ConnectRefused(Refusal.BAD_CREDENTIALS, "unknown credentials") from None
         except Exception as exc:
@@ -50,13 +47,3 @@ class PlatformAuthenticator:
                 Refusal.SERVER_UNAVAILABLE,
                 f"credentials could not be checked ({type(exc).__name__})",
             ) from exc
-
-    async def _authenticate(self, uow: UnitOfWork, connect: Connect) -> Device:
-        if connect.username and connect.password is None:
-            try:
-                return await self._platform.devices.authenticate_access_token(uow, connect.username)
-            except AuthenticationError:
-                pass  # it may still be MQTT basic credentials without a password
-        return await self._platform.transport_access.authenticate_mqtt_basic(
-            uow, connect.client_id, connect.username, connect.password
-        )

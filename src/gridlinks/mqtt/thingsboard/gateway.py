@@ -1,16 +1,24 @@
 """A connected gateway: its own device topics plus ThingsBoard's ``v1/gateway/*`` topics, on
-which it speaks for sub-devices named in each message. A sub-device is found by name in the
-gateway's tenant, or created (owned by the gateway's customer) the first time it is named."""
+which it speaks for sub-devices named in each message (``devicelink.gateway``: found by name in
+the gateway's tenant, or created, owned by the gateway's customer, the first time).
+
+Each sub-device the gateway names gets a ``DeviceLink`` on this node until the gateway sends
+``v1/gateway/disconnect`` for it or the connection ends: RPC requests go out on
+``v1/gateway/rpc`` and shared attributes on ``v1/gateway/attributes``, wrapped with the
+device's name."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from gridlinks.db.unit_of_work import UnitOfWork
+from gridlinks.delivery.messages import AttributePush, RpcCall, ToDevice
+from gridlinks.devicelink.gateway import GatewayDevices, device_name_of, per_device_object
+from gridlinks.devicelink.service import DeviceLinkService
 from gridlinks.devices.domain import Device
-from gridlinks.errors import BadRequestError, ConflictError
+from gridlinks.errors import BadRequestError
 from gridlinks.mqtt.protocol.packets import ReasonCode
 from gridlinks.mqtt.thingsboard.session import (
     GATEWAY_FILTER_PREFIX,
@@ -18,45 +26,48 @@ from gridlinks.mqtt.thingsboard.session import (
     compact_json,
     json_payload,
 )
-from gridlinks.mqtt.transport.state import PublishFailed
+from gridlinks.mqtt.thingsboard.subscriptions import filter_matches
+from gridlinks.mqtt.transport.state import Outbound, PublishFailed
 
 GATEWAY_PREFIX = "v1/gateway/"
-MAX_SUB_DEVICES_PER_MESSAGE = 1000
+GATEWAY_RPC = "v1/gateway/rpc"
+GATEWAY_ATTRIBUTES = "v1/gateway/attributes"
 
 
-def per_device_object(payload: Any, what: str) -> dict[str, Any]:
-    """``{"<device name>": ..., ...}`` with at least one and not too many devices."""
-    if not isinstance(payload, dict) or not payload:
-        raise BadRequestError(
-            f'A gateway {what} message must be an object {{"<device name>": ...}}'
-        )
-    if len(payload) > MAX_SUB_DEVICES_PER_MESSAGE:
-        raise BadRequestError(
-            f"A gateway message may name at most {MAX_SUB_DEVICES_PER_MESSAGE} devices"
-        )
-    return payload
+class SubDeviceLink:
+    """How this node reaches one sub-device: through its gateway's connection."""
 
+    __slots__ = ("_gateway", "device_id", "name", "remove")
 
-def device_name_of(payload: Any) -> str:
-    """The ``device`` field of connect/disconnect/attribute-request messages."""
-    name = payload.get("device") if isinstance(payload, dict) else None
-    if not isinstance(name, str) or not name:
-        raise BadRequestError('A gateway message must name its sub-device in "device"')
-    return name
+    def __init__(self, gateway: GatewaySession, name: str, device_id: uuid.UUID) -> None:
+        self._gateway = gateway
+        self.name = name
+        self.device_id = device_id
+        self.remove: Callable[[], None] = lambda: None
+
+    def deliver(self, message: ToDevice) -> bool:
+        if isinstance(message, RpcCall):
+            data = {"id": message.request_id, "method": message.method, "params": message.params}
+            body = {"device": self.name, "data": data}
+            return self._gateway.send_rpc(self.device_id, message, GATEWAY_RPC, body)
+        if isinstance(message, AttributePush):
+            body = {"device": self.name, "data": message.body()}
+            return self._gateway.send_if_subscribed(GATEWAY_ATTRIBUTES, body)
+        self._gateway.forget(self.name)  # the sub-device was deleted or its access changed
+        return True
 
 
 class GatewaySession(DeviceSession):
     """A device flagged as gateway (``additionalInfo.gateway = true``)."""
 
-    __slots__ = ("_gateway", "_sub_devices")
+    __slots__ = ("_links", "_sub_devices")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._gateway: Device | None = None
-        self._sub_devices: dict[str, uuid.UUID] = {}
-
-    def attach(self, gateway: Device) -> None:
-        self._gateway = gateway
+    def __init__(
+        self, service: DeviceLinkService, device: Device, outbound: Outbound, level: int
+    ) -> None:
+        super().__init__(service, device, outbound, level)
+        self._sub_devices = GatewayDevices(service, device, self._named)
+        self._links: dict[str, SubDeviceLink] = {}
 
     @property
     def description(self) -> str:
@@ -83,67 +94,46 @@ class GatewaySession(DeviceSession):
         }
 
     # --- sub-devices --------------------------------------------------------------------
-    async def sub_device(self, name: str, device_type: str | None = None) -> uuid.UUID:
-        """The id of the sub-device ``name``, found or created (and remembered)."""
-        known = self._sub_devices.get(name)
-        if known is not None:
-            return known
-        try:
-            device = await self.in_unit_of_work(lambda uow: self._resolve(uow, name, device_type))
-        except ConflictError:  # created by another gateway at the same moment
-            device = await self.in_unit_of_work(lambda uow: self._resolve(uow, name, None))
-        self._sub_devices[name] = device.id
-        return device.id
-
-    async def _resolve(self, uow: UnitOfWork, name: str, device_type: str | None) -> Device:
-        assert self._gateway is not None
-        return await self._platform.transport_access.gateway_device(
-            uow, self._gateway, name, device_type
-        )
-
     async def _connect(self, payload: Any) -> None:
         device_type = payload.get("type") if isinstance(payload, dict) else None
-        await self.sub_device(device_name_of(payload), device_type)
+        await self._sub_devices.resolve(device_name_of(payload), device_type)
 
     async def _disconnect(self, payload: Any) -> None:
-        self._sub_devices.pop(device_name_of(payload), None)
+        self.forget(device_name_of(payload))
+
+    def _named(self, name: str, device_id: uuid.UUID) -> None:
+        """A sub-device named for the first time on this connection: link it."""
+        link = SubDeviceLink(self, name, device_id)
+        link.remove = self._service.register_link(device_id, link)
+        self._links[name] = link
+        if self.subscriptions.qos_for(GATEWAY_RPC) is not None:
+            self._service.report_connected(device_id)
+
+    def forget(self, name: str) -> None:
+        self._sub_devices.forget(name)
+        link = self._links.pop(name, None)
+        if link is not None:
+            link.remove()
 
     # --- data for sub-devices -------------------------------------------------------------
     async def _telemetry(self, payload: Any) -> None:
         entries = per_device_object(payload, "telemetry")
-        ids = [await self.sub_device(name) for name in entries]
+        ids = await self._sub_devices.resolve_all(list(entries))
         await asyncio.gather(
-            *(
-                self.store_telemetry(device_id, data)
-                for device_id, data in zip(ids, entries.values(), strict=True)
-            )
+            *(self._service.store_telemetry(ids[name], data) for name, data in entries.items())
         )
 
     async def _attributes(self, payload: Any) -> None:
         entries = per_device_object(payload, "attributes")
-        ids = [await self.sub_device(name) for name in entries]
-
-        async def save(uow: UnitOfWork) -> None:
-            for device_id, values in zip(ids, entries.values(), strict=True):
-                await self._platform.attributes.save(
-                    uow, "DEVICE", device_id, "CLIENT_SCOPE", values
-                )
-
-        await self.in_unit_of_work(save)
+        ids = await self._sub_devices.resolve_all(list(entries))
+        await self._service.save_client_attributes(
+            {ids[name]: values for name, values in entries.items()}
+        )
 
     async def _claim(self, payload: Any) -> None:
         entries = per_device_object(payload, "claim")
-        for name in entries:
-            await self.sub_device(name)
-        platform = self._platform
-
-        async def announce(uow: UnitOfWork) -> None:
-            async def resolve(name: str) -> Device:
-                return await platform.transport_access.current(uow, self._sub_devices[name])
-
-            await platform.claiming.announce_from_gateway(uow, entries, resolve)
-
-        await self.in_unit_of_work(announce)
+        ids = await self._sub_devices.resolve_all(list(entries))
+        await self._service.announce_gateway_claims(entries, ids)
 
     async def _attribute_request(self, payload: Any) -> None:
         name = device_name_of(payload)
@@ -156,23 +146,38 @@ class GatewaySession(DeviceSession):
             keys = [payload["key"]]
         if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
             raise BadRequestError('A gateway attribute request needs "keys": [names]')
-        values = await self.read_attributes(await self.sub_device(name), scope, keys)
+        device_id = await self._sub_devices.resolve(name)
+        values = await self._service.read_attributes(device_id, scope, keys)
         answer: dict[str, Any] = {"id": request_id, "device": name}
         if len(keys) == 1:
             answer["value"] = values.get(keys[0])
         else:
             answer["values"] = values
-        self._outbox("v1/gateway/attributes/response", compact_json(answer))
+        self._out.publish("v1/gateway/attributes/response", compact_json(answer))
 
     async def _rpc_reply(self, payload: Any) -> None:
-        device_name_of(payload)  # replies to server-side RPC: nothing is waiting for them yet
+        """``{"device": name, "id": n, "data": reply}``: a sub-device answered an RPC."""
+        name = device_name_of(payload)
+        request_id = payload.get("id")
+        if not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
+            raise BadRequestError('A gateway RPC reply needs an integer "id"')
+        device_id = await self._sub_devices.resolve(name)
+        await self._service.rpc_replied(device_id, request_id, payload.get("data"))
 
+    # --- subscriptions ------------------------------------------------------------------
     def _allowed_filter(self, topic_filter: str) -> bool:
         return super()._allowed_filter(topic_filter) or topic_filter.startswith(
             GATEWAY_FILTER_PREFIX
         )
 
-    def session_limits(self) -> dict[str, Any]:
-        limits = super().session_limits()
-        limits["gatewayRateLimits"] = dict(limits["rateLimits"])
-        return limits
+    def _subscribed(self, topic_filter: str) -> None:
+        super()._subscribed(topic_filter)
+        if filter_matches(topic_filter, GATEWAY_RPC):
+            for link in self._links.values():
+                self._service.report_connected(link.device_id)
+
+    def on_close(self) -> None:
+        for link in self._links.values():
+            link.remove()
+        self._links.clear()
+        super().on_close()

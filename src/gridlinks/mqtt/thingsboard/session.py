@@ -1,21 +1,26 @@
-"""A connected device: ThingsBoard's device topics mapped to GridLinks services.
+"""A connected device: ThingsBoard's device topics, a thin adapter over ``DeviceLinkService``.
 
-Every message is processed durably before it is acknowledged: telemetry goes through the
-batched ``TelemetryWriter`` (which returns after the commit), attributes and claims are
-committed in their own unit of work. A refused message raises ``PublishFailed`` with the MQTT 5
+Inbound, each topic's payload is parsed and handed to the service, which commits before it
+returns, so PUBACK means stored. A refused message raises ``PublishFailed`` with the MQTT 5
 reason code; the reason is logged, never the payload or the device's credentials.
+
+Outbound, the session is the device's ``DeviceLink`` on this node while it is connected: RPC
+requests and shared-attribute pushes go out on the topics the device subscribed to, at the
+QoS it was granted; a ``CloseConnection`` ends the connection (DISCONNECT 0x87 at level 5).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
-from gridlinks.bootstrap import Platform
+from gridlinks.delivery.messages import AttributePush, RpcCall, ToDevice
+from gridlinks.devicelink.ids import request_id_from_text
+from gridlinks.devicelink.service import DeviceLinkService
 from gridlinks.devices.domain import Device
 from gridlinks.errors import (
     AuthenticationError,
@@ -28,8 +33,8 @@ from gridlinks.errors import (
 )
 from gridlinks.kit.jsonvalue import parse_json
 from gridlinks.mqtt.protocol.packets import Publish, ReasonCode, Subscription
-from gridlinks.mqtt.transport.state import Outbox, PublishFailed
-from gridlinks.telemetry.domain import parse_telemetry, parse_telemetry_bytes
+from gridlinks.mqtt.thingsboard.subscriptions import Subscriptions, filter_matches
+from gridlinks.mqtt.transport.state import Outbound, PublishFailed
 
 log = logging.getLogger("gridlinks.mqtt")
 
@@ -43,8 +48,6 @@ DEVICE_FILTER_PREFIXES = ("v1/devices/me/", "v2/")
 GATEWAY_FILTER_PREFIX = "v1/gateway/"
 SUBSCRIPTION_REFUSED_V5 = ReasonCode.NOT_AUTHORIZED
 SUBSCRIPTION_REFUSED_V3 = 0x80
-
-T = TypeVar("T")
 
 
 def refusal(exc: GridLinksError) -> PublishFailed:
@@ -73,26 +76,43 @@ def compact_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def request_id_of(text: str) -> int:
+    """The ``{n}`` of a request/response topic: a non-negative 32-bit integer."""
+    number = request_id_from_text(text)
+    if number is None:
+        raise PublishFailed(ReasonCode.TOPIC_NAME_INVALID, "request id must be a number")
+    return number
+
+
 class DeviceSession:
     """One authenticated device connection (gateways extend it with ``v1/gateway/*``)."""
 
-    __slots__ = ("_device_id", "_level", "_name", "_outbox", "_platform", "subscriptions")
+    __slots__ = (
+        "_device",
+        "_level",
+        "_out",
+        "_remove_link",
+        "_service",
+        "subscriptions",
+    )
 
-    def __init__(self, platform: Platform, device: Device, outbox: Outbox, level: int) -> None:
-        self._platform = platform
-        self._device_id = device.id
-        self._name = device.name
-        self._outbox = outbox
+    def __init__(
+        self, service: DeviceLinkService, device: Device, outbound: Outbound, level: int
+    ) -> None:
+        self._service = service
+        self._device = device
+        self._out = outbound
         self._level = level
-        self.subscriptions: set[str] = set()
+        self._remove_link: Callable[[], None] | None = None
+        self.subscriptions = Subscriptions()
 
     @property
     def device_id(self) -> uuid.UUID:
-        return self._device_id
+        return self._device.id
 
     @property
     def description(self) -> str:
-        return f"device {self._device_id}"
+        return f"device {self._device.id}"
 
     # --- incoming messages --------------------------------------------------------------
     async def on_publish(self, publish: Publish) -> None:
@@ -106,103 +126,48 @@ class DeviceSession:
         return topic == TELEMETRY
 
     async def _route(self, topic: str, payload: bytes) -> None:
+        service, device_id = self._service, self._device.id
         if topic == TELEMETRY:
-            await self._store_raw_telemetry(payload)
+            await service.store_telemetry_bytes(device_id, payload)
         elif topic == ATTRIBUTES:
-            await self._save_client_attributes(json_payload(payload, "attributes"))
+            values = json_payload(payload, "attributes")
+            await service.save_client_attributes({device_id: values})
         elif topic == CLAIM:
-            await self._announce_claim(payload)
+            body = json_payload(payload, "claim") if payload.strip() else {}
+            await service.announce_claim(device_id, body)
         elif topic.startswith(ATTRIBUTE_REQUEST):
             await self._answer_attribute_request(topic[len(ATTRIBUTE_REQUEST) :], payload)
         elif topic.startswith(RPC_REQUEST):
             self._answer_rpc_request(topic[len(RPC_REQUEST) :], payload)
         elif topic.startswith(RPC_RESPONSE):
-            pass  # replies to server-side RPC: nothing is waiting for them yet
+            request_id = request_id_of(topic[len(RPC_RESPONSE) :])
+            reply = json_payload(payload, "RPC reply")
+            await service.rpc_replied(device_id, request_id, reply)
         else:
             raise PublishFailed(ReasonCode.TOPIC_NAME_INVALID, "unknown topic")
 
-    async def _store_raw_telemetry(self, payload: bytes) -> None:
-        """The hot path: JSON text straight to points (one validation pass)."""
-        try:
-            points = parse_telemetry_bytes(payload, self._platform.clock.now_ms())
-        except BadRequestError as exc:
-            raise PublishFailed(ReasonCode.PAYLOAD_FORMAT_INVALID, exc.message) from None
-        if points:
-            await self._platform.telemetry_writer.write(self._device_id, points)
-
-    async def store_telemetry(self, device_id: uuid.UUID, payload: Any) -> None:
-        points = parse_telemetry(payload, self._platform.clock.now_ms())
-        if points:
-            await self._platform.telemetry_writer.write(device_id, points)
-
-    async def _save_client_attributes(self, values: Any) -> None:
-        await self.in_unit_of_work(
-            lambda uow: self._platform.attributes.save(
-                uow, "DEVICE", self._device_id, "CLIENT_SCOPE", values
-            )
-        )
-
-    async def _announce_claim(self, payload: bytes) -> None:
-        body = json_payload(payload, "claim") if payload.strip() else {}
-        platform = self._platform
-
-        async def announce(uow: Any) -> bool:
-            device = await platform.transport_access.current(uow, self._device_id)
-            return await platform.claiming.announce(uow, device, body)
-
-        await self.in_unit_of_work(announce)
-
-    async def in_unit_of_work(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        """Run ``work(uow)`` in a write unit of work and commit before returning."""
-        async with self._platform.unit_of_work() as uow:
-            result = await work(uow)
-            await uow.commit()
-        return result
-
     # --- requests answered on a response topic ----------------------------------------------
     async def _answer_attribute_request(self, request_id: str, payload: bytes) -> None:
-        if not request_id.isdigit():
-            raise PublishFailed(ReasonCode.TOPIC_NAME_INVALID, "request id must be a number")
+        number = request_id_of(request_id)
         request = json_payload(payload, "attribute request") if payload.strip() else {}
         if not isinstance(request, dict):
             raise BadRequestError('An attribute request must be {"clientKeys", "sharedKeys"}')
-        answer = {}
-        for group, field, scope in (
-            ("client", "clientKeys", "CLIENT_SCOPE"),
-            ("shared", "sharedKeys", "SHARED_SCOPE"),
-        ):
-            if field in request or not ({"clientKeys", "sharedKeys"} & request.keys()):
-                answer[group] = await self.read_attributes(
-                    self._device_id, scope, key_list(request.get(field))
-                )
-        self._outbox(f"v1/devices/me/attributes/response/{request_id}", compact_json(answer))
-
-    async def read_attributes(
-        self, device_id: uuid.UUID, scope: str, keys: list[str] | None
-    ) -> dict[str, Any]:
-        async with self._platform.unit_of_work(write=False) as uow:
-            values = await self._platform.attributes.read(uow, device_id, scope, keys)
-        return {value.key: value.value for value in values}
+        named = {"clientKeys", "sharedKeys"} & request.keys()
+        answer = await self._service.read_attribute_groups(
+            self._device.id,
+            key_list(request.get("clientKeys")),
+            key_list(request.get("sharedKeys")),
+            client="clientKeys" in request or not named,
+            shared="sharedKeys" in request or not named,
+        )
+        self._out.publish(f"v1/devices/me/attributes/response/{number}", compact_json(answer))
 
     def _answer_rpc_request(self, request_id: str, payload: bytes) -> None:
-        request = json_payload(payload, "RPC request")
-        method = request.get("method") if isinstance(request, dict) else None
-        if method == "getSessionLimits" and request_id.isdigit():
-            self._outbox(f"{RPC_RESPONSE}{request_id}", compact_json(self.session_limits()))
-        else:
-            # Acknowledged and unanswered, like ThingsBoard without a rule for it. Not refused:
-            # tb-mqtt-client slows its own sending down on a PUBACK with reason 0x83.
-            log.debug("MQTT %s: client-side RPC without a handler, not answered", self.description)
-
-    def session_limits(self) -> dict[str, Any]:
-        """ThingsBoard's ``getSessionLimits`` answer (wire contract §1.4). GridLinks enforces
-        no per-device message rates, so the rate limits are empty (= unlimited)."""
-        settings = self._platform.settings
-        return {
-            "maxPayloadSize": settings.mqtt_max_payload_bytes,
-            "maxInflightMessages": settings.mqtt_receive_maximum,
-            "rateLimits": {"messages": "", "telemetryMessages": "", "telemetryDataPoints": ""},
-        }
+        number = request_id_of(request_id)
+        answer = self._service.answer_client_rpc(
+            json_payload(payload, "RPC request"), gateway=self._device.is_gateway
+        )
+        self._out.publish(f"{RPC_RESPONSE}{number}", compact_json(answer))
 
     # --- subscriptions ------------------------------------------------------------------
     def _allowed_filter(self, topic_filter: str) -> bool:
@@ -212,23 +177,67 @@ class DeviceSession:
         granted = []
         for subscription in subscriptions:
             if self._allowed_filter(subscription.topic_filter):
-                self.subscriptions.add(sys.intern(subscription.topic_filter))
-                granted.append(min(subscription.qos, 1))
+                qos = min(subscription.qos, 1)
+                self.subscriptions.add(subscription.topic_filter, qos)
+                self._subscribed(subscription.topic_filter)
+                granted.append(qos)
             else:
                 granted.append(
                     SUBSCRIPTION_REFUSED_V5 if self._level == 5 else SUBSCRIPTION_REFUSED_V3
                 )
         return tuple(granted)
 
+    def _subscribed(self, topic_filter: str) -> None:
+        """A filter covering RPC requests: RPCs queued for the device can go out now (after
+        the SUBACK: the report runs once this packet is answered)."""
+        if filter_matches(topic_filter, f"{RPC_REQUEST}0"):
+            self._service.report_connected(self._device.id)
+
     def on_unsubscribe(self, topic_filters: tuple[str, ...]) -> tuple[int, ...]:
-        codes = []
-        for topic_filter in topic_filters:
-            present = topic_filter in self.subscriptions
-            self.subscriptions.discard(topic_filter)
-            codes.append(ReasonCode.SUCCESS if present else ReasonCode.NO_SUBSCRIPTION_EXISTED)
-        return tuple(codes)
+        return tuple(
+            ReasonCode.SUCCESS
+            if self.subscriptions.remove(topic_filter)
+            else ReasonCode.NO_SUBSCRIPTION_EXISTED
+            for topic_filter in topic_filters
+        )
+
+    # --- messages to the device ----------------------------------------------------------------
+    def on_connected(self) -> None:
+        self._remove_link = self._service.register_link(self._device.id, self)
+
+    def deliver(self, message: ToDevice) -> bool:
+        if isinstance(message, RpcCall):
+            topic = f"{RPC_REQUEST}{message.request_id}"
+            return self.send_rpc(self._device.id, message, topic, message.body())
+        if isinstance(message, AttributePush):
+            return self.send_if_subscribed(ATTRIBUTES, message.body())
+        log.info("MQTT %s: access changed (%s); closing", self.description, message.reason)
+        self._out.disconnect(ReasonCode.NOT_AUTHORIZED)
+        return True
+
+    def send_if_subscribed(self, topic: str, body: Any) -> bool:
+        qos = self.subscriptions.qos_for(topic)
+        return qos is not None and self._out.publish(topic, compact_json(body), qos)
+
+    def send_rpc(self, device_id: uuid.UUID, call: RpcCall, topic: str, body: Any) -> bool:
+        """Publish an RPC request at the granted QoS; delivery is reported on PUBACK (QoS 1)
+        or once written (QoS 0). Not subscribed, or past its expiration -> False."""
+        qos = self.subscriptions.qos_for(topic)
+        if qos is None or self._service.rpc_is_void(call):
+            return False
+        payload = compact_json(body)
+        if qos == 0:
+            sent = self._out.publish(topic, payload)
+            if sent:
+                self._service.report_delivered(device_id, call.request_id)
+            return sent
+        acknowledged = partial(self._service.rpc_delivered, device_id, call.request_id)
+        return self._out.publish(topic, payload, 1, acknowledged)
 
     def on_close(self) -> None:
+        if self._remove_link is not None:
+            self._remove_link()
+            self._remove_link = None
         log.debug("MQTT session of %s closed", self.description)
 
 

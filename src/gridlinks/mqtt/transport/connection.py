@@ -40,7 +40,9 @@ from gridlinks.mqtt.protocol.packets import (
 )
 from gridlinks.mqtt.protocol.properties import PropertyId
 from gridlinks.mqtt.transport.flow_control import FlowControl
+from gridlinks.mqtt.transport.in_flight import DEFAULT_CLIENT_RECEIVE_MAXIMUM, InFlight
 from gridlinks.mqtt.transport.state import (
+    Acknowledged,
     ConnectRefused,
     PublishFailed,
     Refusal,
@@ -70,6 +72,7 @@ class MqttConnection(asyncio.Protocol):
         "_close_reason",
         "_decoder",
         "_flow",
+        "_in_flight",
         "_inbox",
         "_keep_alive_limit",
         "_last_received",
@@ -100,6 +103,8 @@ class MqttConnection(asyncio.Protocol):
         self._last_received = 0.0
         self._level = 4
         self._client_max_packet = 0
+        # QoS 1 messages we sent and the client has not acknowledged yet (created on the first).
+        self._in_flight: InFlight | None = None
         self._over_capacity = False
         self._peer = "?"
         self._close_reason = ""
@@ -241,15 +246,17 @@ class MqttConnection(asyncio.Protocol):
             )
             self._mark_closed()
             self._transport.close()
+        elif isinstance(packet, Puback):
+            await self._on_puback(packet)
         elif isinstance(packet, Auth):
             self._protocol_violation("AUTH without an authentication method")
-        # PUBACK, PUBREC, PUBCOMP: the server only sends QoS 0, so there is nothing to release.
+        # PUBREC, PUBCOMP: the server sends QoS 0 and 1 only, so there is nothing to release.
 
     # --- CONNECT ---------------------------------------------------------------------------
     async def _on_connect(self, connect: Connect) -> None:
         try:
             self._check_connect(connect)
-            session = await self._server.authenticator.open_session(connect, self.publish)
+            session = await self._server.authenticator.open_session(connect, self)
         except ConnectRefused as exc:
             self._server.metrics.connects.labels(exc.refusal.name.lower()).inc()
             log.info(
@@ -266,9 +273,13 @@ class MqttConnection(asyncio.Protocol):
         self._session = session
         self._server.register_device(session.device_id, self)
         self.state = State.CONNECTED
-        self._client_max_packet = _client_maximum_packet_size(connect)
+        self._client_max_packet = _connect_property(connect, PropertyId.MAXIMUM_PACKET_SIZE, 0)
+        self._in_flight = InFlight(
+            _connect_property(connect, PropertyId.RECEIVE_MAXIMUM, DEFAULT_CLIENT_RECEIVE_MAXIMUM)
+        )
         self._send(Connack(False, 0, self._connack_properties(connect)))
         self._start_keep_alive(connect.keep_alive_seconds)
+        session.on_connected()
         self._server.metrics.connects.labels("accepted").inc()
         log.info(
             "MQTT %s: connected (MQTT level %d)",
@@ -430,20 +441,49 @@ class MqttConnection(asyncio.Protocol):
         self._send(Unsuback(unsubscribe.packet_id, codes if self._level == 5 else ()))
 
     # --- outgoing --------------------------------------------------------------------------
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Send an application message (QoS 0) to the client, if it is still connected and
-        the message fits the client's Maximum Packet Size."""
-        if self.state is not State.CONNECTED:
-            return
-        data = encode(Publish(topic, payload), self._level)
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 0, on_acknowledged: Acknowledged | None = None
+    ) -> bool:
+        """Send an application message at QoS 0 or 1 to the client, if it is still connected,
+        reads what we send, and the message fits the client's Maximum Packet Size (and, at QoS
+        1, its Receive Maximum). ``on_acknowledged`` runs when the client's PUBACK arrives; a
+        message never acknowledged before the connection ends stays unacknowledged (sessions
+        are not kept across connections: the sender re-sends on reconnect)."""
+        if self.state is not State.CONNECTED or self._flow.write_paused:
+            return False
+        packet_id = None
+        if qos:
+            assert self._in_flight is not None
+            packet_id = self._in_flight.add(on_acknowledged)
+            if packet_id is None:
+                return False
+        data = encode(Publish(topic, payload, 1 if qos else 0, packet_id=packet_id), self._level)
         if self._client_max_packet and len(data) > self._client_max_packet:
             log.warning(
                 "MQTT %s: message on %r is over the client's size limit", self._who(), topic
             )
             self._server.metrics.sent_too_large.inc()
-            return
+            if packet_id is not None and self._in_flight is not None:
+                self._in_flight.forget(packet_id)
+            return False
         self._transport.write(data)
         self._server.metrics.sent.inc()
+        return True
+
+    def disconnect(self, reason_code: int) -> None:
+        log.info("MQTT %s: closed by the server (%s)", self._who(), _reason_text(reason_code))
+        self._close(reason_code)
+
+    async def _on_puback(self, puback: Puback) -> None:
+        if self._in_flight is None:
+            return
+        known, on_acknowledged = self._in_flight.acknowledged(puback.packet_id)
+        if not known or on_acknowledged is None:
+            return  # unknown or already acknowledged: nothing to release
+        try:
+            await on_acknowledged()
+        except Exception:
+            log.exception("MQTT %s: acknowledgement handler failed", self._who())
 
     def _send(self, packet: Packet) -> None:
         if not self._transport.is_closing():
@@ -510,6 +550,7 @@ class MqttConnection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._in_flight = None
         if self._session is not None:
             self._server.unregister_device(self._session.device_id, self)
             self._session.on_close()
@@ -544,8 +585,8 @@ def _packet_id(publish: Publish) -> int:
     return publish.packet_id
 
 
-def _client_maximum_packet_size(connect: Connect) -> int:
+def _connect_property(connect: Connect, property_id: int, default: int) -> int:
     for key, value in connect.properties:
-        if key == PropertyId.MAXIMUM_PACKET_SIZE and isinstance(value, int):
+        if key == property_id and isinstance(value, int):
             return value
-    return 0
+    return default

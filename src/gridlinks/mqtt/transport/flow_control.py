@@ -58,6 +58,11 @@ class FlowControl:
         if self._can_write is not None:
             self._can_write.set()
 
+    @property
+    def write_paused(self) -> bool:
+        """The peer does not read what we send: messages it did not ask for are not sent."""
+        return self._can_write is not None and not self._can_write.is_set()
+
     async def drain(self) -> None:
         """Wait until the peer reads again (returns at once when writing is not paused)."""
         if self._can_write is not None and not self._can_write.is_set():

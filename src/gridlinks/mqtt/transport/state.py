@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -60,8 +60,23 @@ class PublishFailed(Exception):
         self.log_reason = log_reason
 
 
-# Send one application message to the connected client: (topic, payload).
-Outbox = Callable[[str, bytes], None]
+# Called once the client acknowledged a QoS 1 message the server sent (its PUBACK).
+Acknowledged = Callable[[], Awaitable[None]]
+
+
+class Outbound(Protocol):
+    """What a session may do to its connection: send messages, close it."""
+
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 0, on_acknowledged: Acknowledged | None = None
+    ) -> bool:
+        """Send an application message; False when it was not sent (not connected, over the
+        client's size limit or in-flight window, or the client does not read)."""
+        ...
+
+    def disconnect(self, reason_code: int) -> None:
+        """Close the connection (DISCONNECT with ``reason_code`` at level 5)."""
+        ...
 
 
 class Session(Protocol):
@@ -90,11 +105,15 @@ class Session(Protocol):
 
     def on_unsubscribe(self, topic_filters: tuple[str, ...]) -> tuple[int, ...]: ...
 
+    def on_connected(self) -> None:
+        """CONNACK was sent: the session may now be reached (messages to the device)."""
+        ...
+
     def on_close(self) -> None: ...
 
 
 class Authenticator(Protocol):
-    async def open_session(self, connect: Connect, outbox: Outbox) -> Session:
+    async def open_session(self, connect: Connect, outbound: Outbound) -> Session:
         """Authenticate CONNECT and return its session, or raise ``ConnectRefused``."""
         ...
 
