@@ -294,3 +294,16 @@ def rpc_while_polling(
             time.sleep(REPEAT_SECONDS / 5)
 
     return pool.submit(attempt)
+
+
+def rpc_once_offline(client: httpx.Client, device_id: str, prefix: str = PLUGINS) -> httpx.Response:
+    """A two-way call to a device that has just disconnected: the server notices the closed
+    connection a moment later, so call again (deadline) until the answer is "no active
+    connection"; the last answer."""
+    offline = NO_ACTIVE_CONNECTION_STATUS[prefix]
+
+    def answer() -> httpx.Response | None:
+        response = send_rpc(client, device_id, "ping", {}, prefix=prefix, timeout=MIN_TIMEOUT_MS)
+        return response if response.status_code == offline else None
+
+    return wait_until(answer, f"{prefix}: no active connection", timeout=3 * DEADLINE_SECONDS)

@@ -24,6 +24,7 @@ from tests.e2e.rpc_helpers import (
     TIMEOUT_STATUS,
     DeviceRpcHandler,
     claimed_device,
+    rpc_once_offline,
     send_rpc,
     tb_client,
 )
@@ -146,7 +147,7 @@ def test_an_rpc_after_the_device_disconnected_gets_no_active_connection(
     with tb_client(TBDeviceMqttClient, server.mqtt_address, device.token, handler):
         assert send_rpc(tenancy.buyer.client, device.id, "ping", {}).status_code == 200
 
-    response = send_rpc(tenancy.buyer.client, device.id, "ping", {}, timeout=MIN_TIMEOUT_MS)
+    response = rpc_once_offline(tenancy.buyer.client, device.id)
 
     assert response.status_code == NO_ACTIVE_CONNECTION_STATUS[PLUGINS], response.text
     assert len(handler.calls) == 1

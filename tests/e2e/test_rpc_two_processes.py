@@ -20,7 +20,6 @@ from tests.conftest import REDIS_ENV
 from tests.e2e.claiming_helpers import ClaimingTenancy, set_up_claiming_tenancy
 from tests.e2e.mqtt_helpers import save_attributes
 from tests.e2e.rpc_helpers import (
-    MIN_TIMEOUT_MS,
     NO_ACTIVE_CONNECTION_STATUS,
     PLUGINS,
     RPC,
@@ -30,6 +29,7 @@ from tests.e2e.rpc_helpers import (
     claimed_device,
     long_poll,
     rebased,
+    rpc_once_offline,
     rpc_while_polling,
     send_rpc,
     tb_client,
@@ -125,7 +125,7 @@ def test_a_device_connected_to_neither_process_has_no_active_connection_on_b(
     with tb_client(TBDeviceMqttClient, nodes.a.mqtt_address, device.token, handler):
         assert send_rpc(nodes.buyer_on_b, device.id, "ping", 1).status_code == 200
 
-    response = send_rpc(nodes.buyer_on_b, device.id, "ping", 2, timeout=MIN_TIMEOUT_MS)
+    response = rpc_once_offline(nodes.buyer_on_b, device.id)
 
     assert response.status_code == NO_ACTIVE_CONNECTION_STATUS[PLUGINS], response.text
     assert len(handler.calls) == 1
