@@ -31,6 +31,8 @@ from tests.e2e.rpc_helpers import (
     assert_error,
     claimed_device,
     long_poll,
+    persistent_rpc,
+    send_persistent_rpc,
     send_rpc,
     tb_client,
     wait_disconnected,
@@ -123,6 +125,28 @@ def test_another_tenants_admin_finds_nothing_404(server: Server, tenancy: Claimi
     finally:
         stranger.close()
     assert handler.calls == []
+
+
+def test_persistent_rpcs_are_hidden_from_other_customers_403_and_tenants_404(
+    server: Server, tenancy: ClaimingTenancy
+) -> None:
+    device = claimed_device(tenancy)
+    rpc_id = send_persistent_rpc(tenancy.buyer.client, device.id, "later", {})
+    stranger = set_up_claiming_tenancy(server)
+    listing = f"/api/rpc/persistent/device/{device.id}"
+    page = {"pageSize": 10, "page": 0}
+    try:
+        for client, status, code in ((tenancy.other.client, 403, 20), (stranger.admin, 404, 32)):
+            assert_error(client.get(f"/api/rpc/persistent/{rpc_id}"), status, code)
+            assert_error(client.get(listing, params=page), status, code)
+            assert_error(client.delete(f"/api/rpc/persistent/{rpc_id}"), status, code)
+            persistent = send_rpc(client, device.id, "mine", {}, prefix=RPC, persistent=True)
+            assert_error(persistent, status, code)
+    finally:
+        stranger.close()
+    # Still there, and still the only one.
+    assert persistent_rpc(tenancy.buyer.client, rpc_id)["status"] == "QUEUED"
+    assert ok(tenancy.buyer.client.get(listing, params=page))["totalElements"] == 1
 
 
 def test_an_rpc_to_an_unknown_or_malformed_device_id_is_404_or_400(
