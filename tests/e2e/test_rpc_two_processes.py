@@ -31,8 +31,11 @@ from tests.e2e.rpc_helpers import (
     rebased,
     rpc_once_offline,
     rpc_while_polling,
+    send_persistent_rpc,
     send_rpc,
     tb_client,
+    wait_disconnected,
+    wait_for_rpc_status,
 )
 from tests.e2e.running_server import Server, StartServer
 
@@ -156,3 +159,27 @@ def test_an_http_long_poll_on_a_gets_the_rpc_sent_through_b_and_b_returns_the_re
     assert answered.status_code == 200, answered.text
     assert response.status_code == 200, response.text
     assert response.json() == {"reg": 7, "value": 1234}
+
+
+def test_a_persistent_rpc_sent_through_b_is_delivered_when_the_device_connects_to_a(
+    nodes: TwoNodes,
+) -> None:
+    device = claimed_device(nodes.tenancy)
+    rpc_id = send_persistent_rpc(nodes.buyer_on_b, device.id, "setMode", {"mode": "night"})
+    handler = DeviceRpcHandler(reply=echo)
+
+    with tb_client(TBDeviceMqttClient, nodes.a.mqtt_address, device.token, handler):
+        [(_, body)] = handler.wait_for(1, "persistent RPC delivered on A")
+        rpc = wait_for_rpc_status(nodes.buyer_on_b, rpc_id, "SUCCESSFUL")
+
+    assert body == {"method": "setMode", "params": {"mode": "night"}}
+    assert rpc["response"] == {"echo": {"mode": "night"}}
+
+
+def test_deleting_the_device_through_b_closes_its_connection_on_a(nodes: TwoNodes) -> None:
+    device = claimed_device(nodes.tenancy)
+
+    with tb_client(TBDeviceMqttClient, nodes.a.mqtt_address, device.token) as client:
+        response = nodes.admin_on_b.delete(f"/api/device/{device.id}")
+        assert response.status_code == 200, response.text
+        wait_disconnected(client, "connection on A closed after the delete on B")
