@@ -36,6 +36,7 @@ from tests.e2e.rpc_helpers import (
     send_rpc,
     tb_client,
     wait_disconnected,
+    wait_for_rpc_status,
 )
 from tests.e2e.running_server import Server
 
@@ -93,6 +94,25 @@ def test_after_the_customer_releases_the_device_its_users_are_refused_with_403(
         refused(device_reads(tenancy.buyer.client, device), 403, 20)
 
     assert len(handler.calls) == 1, handler.calls
+
+
+def test_a_release_cancels_the_former_owners_pending_persistent_rpcs(
+    server: Server, tenancy: ClaimingTenancy
+) -> None:
+    """docs/rpc.md: a former owner's commands never reach the device; the tenant's stay."""
+    device = claimed_device(tenancy)
+    theirs = send_persistent_rpc(tenancy.buyer.client, device.id, "unlock", {})
+    tenants = send_persistent_rpc(tenancy.admin, device.id, "inventory", {})
+
+    assert release(tenancy.buyer.client, device.name).status_code == 200
+
+    cancelled = wait_for_rpc_status(tenancy.admin, theirs, "FAILED")
+    assert "changed owner" in str(cancelled["response"])
+    assert_error(tenancy.buyer.client.get(f"/api/rpc/persistent/{theirs}"), 403, 20)
+    handler = DeviceRpcHandler(reply=lambda body: {"ok": body["method"]})
+    with tb_client(TBDeviceMqttClient, server.mqtt_address, device.token, handler):
+        wait_for_rpc_status(tenancy.admin, tenants, "SUCCESSFUL")
+    assert [body["method"] for _, body in handler.calls] == ["inventory"]
 
 
 def test_another_customers_user_is_refused_with_403_and_the_device_gets_nothing(
