@@ -76,7 +76,7 @@ def test_a_persistent_rpc_is_delivered_when_the_device_connects_and_becomes_succ
     assert listed["totalElements"] == 1
 
 
-def test_a_persistent_one_way_rpc_becomes_successful_once_delivered(
+def test_a_persistent_one_way_rpc_ends_delivered_once_the_device_acknowledged_it(
     server: Server, tenancy: ClaimingTenancy
 ) -> None:
     device = claimed_device(tenancy)
@@ -87,7 +87,11 @@ def test_a_persistent_one_way_rpc_becomes_successful_once_delivered(
 
     with tb_client(TBDeviceMqttClient, server.mqtt_address, device.token, handler):
         handler.wait_for(1, "persistent one-way RPC delivered")
-        wait_for_rpc_status(tenancy.buyer.client, rpc_id, "SUCCESSFUL")
+        # ThingsBoard keeps a one-way call DELIVERED once the device acknowledged it (PUBACK):
+        # there is no reply to make it SUCCESSFUL.
+        rpc = wait_for_rpc_status(tenancy.buyer.client, rpc_id, "DELIVERED")
+
+    assert rpc["response"] is None
 
 
 def test_persistent_rpcs_are_delivered_in_the_order_they_were_sent(
