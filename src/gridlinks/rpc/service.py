@@ -134,8 +134,12 @@ class RpcService:
 
     async def _send(self, call: RpcCall) -> bool:
         """Handed to a link here, or published for the node that has the device; False when
-        the device is connected nowhere."""
-        return await self._delivery.send(call) or await self._delivery.online(call.device_id)
+        the device is connected nowhere. Presence is asked before the call is published: the
+        node holding the device may end its link as it takes the call (an HTTP long-poll is
+        one call long), and asked afterwards the device would look gone although it has the
+        call."""
+        online = await self._delivery.online(call.device_id)
+        return await self._delivery.send(call) or online
 
     async def _audit_call(
         self, actor: Principal, device: Device, request: RpcRequest, outcome: RpcOutcome
