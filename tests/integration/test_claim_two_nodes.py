@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from gridlinks.api.app import create_app
-from gridlinks.bootstrap import Platform, build_platform
+from gridlinks.bootstrap import Platform
 from gridlinks.bus.base import Event
-from gridlinks.config import Settings
 from gridlinks.kit.clock import FixedClock
 from tests.integration.factories import (
     Account,
@@ -25,50 +21,17 @@ from tests.integration.factories import (
 )
 
 pytestmark = pytest.mark.redis
-REDIS_ENV = "GRIDLINKS_TEST_REDIS_URL"
 
 
 @pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"Redis variant: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/15)")
-    return url
+def node_clock(clock: FixedClock) -> FixedClock:
+    return clock
 
 
 @pytest.fixture
 def clock() -> FixedClock:
     minute = 60_000
     return FixedClock((time.time_ns() // 1_000_000 // minute + 1) * minute)
-
-
-@pytest.fixture
-async def nodes(
-    settings: Settings, redis_url: str, clock: FixedClock
-) -> AsyncIterator[list[Platform]]:
-    shared = settings.model_copy(update={"redis_url": redis_url})
-    built = [build_platform(shared, clock=clock) for _ in range(2)]
-    await built[0].migrate()
-    for node in built:
-        await node.start()
-    try:
-        yield built
-    finally:
-        for node in built:
-            await node.close()
-
-
-@pytest.fixture
-async def clients(nodes: list[Platform]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    opened = [
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(n)), base_url="http://n")
-        for n in nodes
-    ]
-    try:
-        yield opened
-    finally:
-        for client in opened:
-            await client.aclose()
 
 
 async def _shop(api: Api) -> tuple[Account, Account, dict[str, Any], str]:

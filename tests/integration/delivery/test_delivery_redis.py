@@ -4,31 +4,20 @@ other, and each node sees which devices the other holds (``RedisPresence``)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
 
-from gridlinks.bootstrap import Platform, build_platform
-from gridlinks.config import Settings
+from gridlinks.bootstrap import Platform
 from gridlinks.delivery.links import LocalLinks
 from gridlinks.delivery.messages import AttributePush, CloseConnection, RpcCall
 from gridlinks.delivery.presence import PREFIX, RedisPresence
 from tests.integration.delivery.links import RecordingLink
 
 pytestmark = pytest.mark.redis
-REDIS_ENV = "GRIDLINKS_TEST_REDIS_URL"
 POLL_SECONDS = 0.02
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"Redis variant: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/15)")
-    return url
 
 
 @pytest.fixture
@@ -39,20 +28,6 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
-
-
-@pytest.fixture
-async def nodes(settings: Settings, redis_url: str) -> AsyncIterator[list[Platform]]:
-    """Node A and node B, built from the same settings, as two ``gridlinks serve``."""
-    shared = settings.model_copy(update={"redis_url": redis_url})
-    built = [build_platform(shared) for _ in range(2)]
-    for node in built:
-        await node.start()
-    try:
-        yield built
-    finally:
-        for node in built:
-            await node.close()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:

@@ -3,7 +3,6 @@ and loses a device that node A unassigns."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,8 +10,7 @@ import httpx
 import pytest
 
 from gridlinks.api.app import create_app
-from gridlinks.bootstrap import Platform, build_platform
-from gridlinks.config import Settings
+from gridlinks.bootstrap import Platform
 from gridlinks.kit.clock import FixedClock
 from tests.integration.claiming.conftest import create_device_with_token
 from tests.integration.factories import (
@@ -23,31 +21,11 @@ from tests.integration.factories import (
 from tests.integration.live.test_live_service import next_frame, open_session, subscribe
 
 pytestmark = pytest.mark.redis
-REDIS_ENV = "GRIDLINKS_TEST_REDIS_URL"
 
 
 @pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"Redis variant: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/15)")
-    return url
-
-
-@pytest.fixture
-async def nodes(
-    settings: Settings, redis_url: str, clock: FixedClock
-) -> AsyncIterator[list[Platform]]:
-    shared = settings.model_copy(update={"redis_url": redis_url})
-    built = [build_platform(shared, clock=clock) for _ in range(2)]
-    await built[0].migrate()
-    for node in built:
-        await node.start()
-    try:
-        yield built
-    finally:
-        for node in built:
-            await node.close()
+def node_clock(clock: FixedClock) -> FixedClock:
+    return clock
 
 
 @pytest.fixture

@@ -4,57 +4,17 @@ goes to node B, and B answers with the device's reply."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from gridlinks.api.app import create_app
-from gridlinks.bootstrap import Platform, build_platform
-from gridlinks.config import Settings
+from gridlinks.bootstrap import Platform
 from tests.integration.factories import Api
 from tests.integration.rpc.devices import SimulatedDevice, echo, open_shop
 
 pytestmark = pytest.mark.redis
-REDIS_ENV = "GRIDLINKS_TEST_REDIS_URL"
 BODY = {"method": "setValve", "params": {"open": True}}
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        pytest.skip(f"Redis variant: set {REDIS_ENV} (e.g. redis://127.0.0.1:6379/15)")
-    return url
-
-
-@pytest.fixture
-async def nodes(settings: Settings, redis_url: str) -> AsyncIterator[list[Platform]]:
-    shared = settings.model_copy(update={"redis_url": redis_url})
-    built = [build_platform(shared) for _ in range(2)]
-    await built[0].migrate()
-    for node in built:
-        await node.start()
-    try:
-        yield built
-    finally:
-        for node in built:
-            await node.close()
-
-
-@pytest.fixture
-async def clients(nodes: list[Platform]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    opened = [
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(n)), base_url="http://n")
-        for n in nodes
-    ]
-    try:
-        yield opened
-    finally:
-        for client in opened:
-            await client.aclose()
 
 
 async def _until_presence(node: Platform, device_id: uuid.UUID, online: bool) -> None:
