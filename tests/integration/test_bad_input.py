@@ -210,6 +210,9 @@ async def test_nul_characters_in_the_url_are_a_bad_request(api: Api) -> None:
         ("GET", "/api/tenant/customers?customerTitle=x%00"),
         ("POST", "/api/device?accessToken=tok%00en"),
         ("GET", f"/api/entityGroup/TENANT/{UNKNOWN_ID}/USER/a%00b"),
+        # A repeated parameter: the NUL in the first of two values counts too.
+        ("GET", "/api/tenant/devices?pageSize=10&page=0&textSearch=%00&textSearch=a"),
+        ("GET", "/api/v1/some-token/attributes?sharedKeys=%00&sharedKeys=a"),
     ):
         response = await api.client.request(
             method, path, headers=tenant.headers, json={"name": "N"}

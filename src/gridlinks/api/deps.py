@@ -58,7 +58,9 @@ UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function"
 async def refuse_unstorable_url_text(request: Request) -> None:
     """Path and query values go to the database as text: NUL characters there are the client's
     mistake (PostgreSQL cannot store them), so answer 400 before any query runs."""
-    values = [request.scope["path"], *request.query_params.keys(), *request.query_params.values()]
+    # Every value of a repeated parameter (``?k=a&k=b``): ``values()`` gives only the last.
+    pairs = request.query_params.multi_items()
+    values = [request.scope["path"], *(text for pair in pairs for text in pair)]
     for value in values:
         problem = text_problem(value)
         if problem:
