@@ -175,17 +175,28 @@ class Platform:
 
     async def housekeeping(self) -> None:
         """Purge expired claim windows and expire persistent RPCs every
-        ``housekeeping_interval_seconds``, until cancelled. A failed round is logged and
-        retried next time."""
+        ``housekeeping_interval_seconds``, until cancelled (a round under way is finished
+        first). A failed round is logged and retried next time."""
         while True:
             await asyncio.sleep(self.settings.housekeeping_interval_seconds)
+            # A round is never cut short: cancelled inside a driver call, aiosqlite could
+            # leave the canceller waiting forever. A cancellation that arrives during a round
+            # waits for it to end (it is one short transaction), then ends the loop.
+            round_ = asyncio.ensure_future(self._logged_housekeeping_round())
             try:
-                await self.housekeeping_round()
-            except Exception:
-                log.exception(
-                    "housekeeping failed; retrying in %.0f s",
-                    self.settings.housekeeping_interval_seconds,
-                )
+                await asyncio.shield(round_)
+            except asyncio.CancelledError:
+                await asyncio.wait({round_})
+                raise
+
+    async def _logged_housekeeping_round(self) -> None:
+        try:
+            await self.housekeeping_round()
+        except Exception:
+            log.exception(
+                "housekeeping failed; retrying in %.0f s",
+                self.settings.housekeeping_interval_seconds,
+            )
 
     async def housekeeping_round(self) -> None:
         """One round of ``housekeeping``."""
